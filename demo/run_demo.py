@@ -1,0 +1,50 @@
+"""The main job on the bundled demo artifacts, checking the verdicts it expects.
+
+Writes everything under ``build/demo/`` (ignored by git). Exit 0 when every step gave the expected
+outcome, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from scanner.cli import main as cli
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "fixtures" / "demo"
+OUT = ROOT / "build" / "demo"
+
+
+def step(title: str, argv: list[str], expected: int) -> bool:
+    print(f"\n=== {title}\n$ artifact-scanner {' '.join(argv)}", flush=True)
+    code = cli(argv)
+    ok = code == expected
+    print(f"--> exit {code} (expected {expected}): {'ok' if ok else 'UNEXPECTED'}", flush=True)
+    return ok
+
+
+def main() -> int:
+    OUT.mkdir(parents=True, exist_ok=True)
+    vendor = str(DEMO / "vendor-model")
+    leaky = str(DEMO / "leaky-model")
+    results = [
+        step("hash the vendor model", ["hash", vendor, "--format", "json"], 0),
+        step(
+            "scan the benign vendor model (expect pass)",
+            ["scan", vendor, "--reproducible", "--json", str(OUT / "vendor-model.json")],
+            0,
+        ),
+        step(
+            "scan a model that leaks a credential (expect fail)",
+            ["scan", leaky, "--reproducible", "--json", str(OUT / "leaky-model.json")],
+            1,
+        ),
+    ]
+    passed = sum(results)
+    print(f"\ndemo: {passed} of {len(results)} steps as expected; outputs in {OUT.relative_to(ROOT)}/")
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

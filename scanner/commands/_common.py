@@ -1,0 +1,65 @@
+"""Helpers shared by commands: output files, progress display, argument types."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from scanner.model import Severity
+
+
+def severity_arg(value: str) -> Severity:
+    """argparse type for a severity name."""
+    try:
+        return Severity.parse(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_int(value: str) -> int:
+    """argparse type for a positive integer, with K/M/G suffixes (powers of 1024)."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    text = value.strip().lower().removesuffix("ib").removesuffix("b")
+    factor = units.get(text[-1:], 1)
+    digits = text[:-1] if text[-1:] in units else text
+    try:
+        number = int(digits) * factor
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {value!r}") from None
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
+    return number
+
+
+def write_output(target: str, text: str) -> None:
+    """Write ``text`` to a file, or to stdout for ``-``."""
+    if target == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        path = Path(target)
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+
+
+@contextmanager
+def progress_bar(total_bytes: int, description: str) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on stderr when it is a terminal and the work is large; else nothing."""
+    if not sys.stderr.isatty() or total_bytes < (256 << 20):
+        yield None
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        transient=True,
+    ) as progress:
+        task = progress.add_task(description, total=total_bytes)
+        yield lambda n: progress.advance(task, n)

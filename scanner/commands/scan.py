@@ -1,0 +1,76 @@
+"""``artifact-scanner scan PATH...``: hash, inspect and judge files and directories."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from scanner.commands._common import positive_int, progress_bar, severity_arg, write_output
+from scanner.engine import ScanOptions, scan_paths
+from scanner.policy import PolicyError, load_policy
+from scanner.report.json_report import JsonRenderer
+from scanner.report.text import TextRenderer
+from scanner.walk import list_artifacts
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "scan",
+        help="scan files and directories for code execution, secrets and malformed structure",
+        description="Scan files and directories. Exit 0: nothing at or above --fail-on; 1: findings "
+        "at or above it; 2: usage or policy error; 3: incomplete (I/O error or analyzer "
+        "crash, nothing at the threshold).",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument(
+        "--json", metavar="FILE", help="write the JSON result (schema v1) to FILE, or '-' for stdout"
+    )
+    p.add_argument(
+        "--fail-on",
+        type=severity_arg,
+        metavar="SEVERITY",
+        help="fail at this severity or above (default: the policy's, medium)",
+    )
+    p.add_argument("--policy", metavar="FILE", help="policy file (default: the shipped rules/policy.yaml)")
+    p.add_argument(
+        "--shard-size", type=positive_int, metavar="N", help="also compute a SHA-256 shard manifest"
+    )
+    p.add_argument(
+        "--jobs", type=positive_int, default=1, metavar="N", help="files scanned at once (default 1)"
+    )
+    p.add_argument(
+        "--deep", action="store_true", help="also search raw binary bytes for high-confidence secrets"
+    )
+    p.add_argument(
+        "--reproducible",
+        action="store_true",
+        help="pin timestamps (SOURCE_DATE_EPOCH or the epoch) for byte-identical output",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        policy = load_policy(args.policy)
+    except PolicyError as exc:
+        print(f"artifact-scanner: policy error: {exc}", file=sys.stderr)
+        return 2
+    options = ScanOptions(
+        policy=policy,
+        fail_on=args.fail_on,
+        shard_size=args.shard_size,
+        jobs=args.jobs,
+        deep_secrets=args.deep,
+        reproducible=args.reproducible,
+    )
+    total = sum(a.size for a in list_artifacts(args.paths).artifacts) if sys.stderr.isatty() else 0
+    with progress_bar(total, "scanning") as progress:
+        report = scan_paths(args.paths, options, progress)
+    human_stream = sys.stderr if args.json == "-" else sys.stdout
+    color = human_stream.isatty() and "NO_COLOR" not in os.environ
+    human_stream.write(TextRenderer(color=color).render(report))
+    human_stream.flush()
+    if args.json:
+        write_output(args.json, JsonRenderer().render(report))
+    return report.verdict.exit_code

@@ -1,0 +1,347 @@
+"""The scan pipeline: list files, hash each in one streaming pass, sniff by content, run analyzers,
+apply the policy, and gather a :class:`~scanner.model.ScanReport`.
+
+Large payloads are read once (for hashing); analyzers re-read only the structural bytes they need. Files
+of up to one hashing chunk are read once into memory and shared by hashing and analysis.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, BinaryIO
+
+from scanner.formats.interface import AnalysisContext, Limits, ScanBudget, make_probe
+from scanner.formats.registry import select_analyzers
+from scanner.hashing import CHUNK_SIZE, HashError, hash_file, hash_stream
+from scanner.model import (
+    AnalyzerError,
+    Artifact,
+    Coverage,
+    Digests,
+    Finding,
+    Location,
+    NotAnalyzed,
+    ScanReport,
+    ScanResult,
+    Severity,
+    compute_verdict,
+)
+from scanner.policy import Policy, default_policy
+from scanner.rulebook import finding
+from scanner.walk import ExternalLink, list_artifacts
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How to scan."""
+
+    policy: Policy = field(default_factory=default_policy)
+    """Overrides, allowed globals, suppressions."""
+    fail_on: Severity | None = None
+    """Threshold; ``None`` takes the policy's."""
+    limits: Limits = field(default_factory=Limits)
+    """Bounds for hostile input."""
+    shard_size: int | None = None
+    """Also compute a shard manifest with this shard size."""
+    deep_secrets: bool = False
+    """Search raw binary content for high-confidence secret patterns too."""
+    reproducible: bool = False
+    """Pin timestamps (to ``SOURCE_DATE_EPOCH`` or the epoch)."""
+    jobs: int = 1
+    """Files scanned at once."""
+
+    @property
+    def threshold(self) -> Severity:
+        """The effective fail-on severity."""
+        return self.fail_on if self.fail_on is not None else self.policy.fail_on
+
+
+def timestamp(reproducible: bool) -> str:
+    """Now in RFC 3339 UTC, or the pinned time under ``SOURCE_DATE_EPOCH`` / reproducible mode."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None and epoch.strip().isdigit():
+        seconds = int(epoch)
+    elif reproducible:
+        seconds = 0
+    else:
+        seconds = int(time.time())
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _SharedView(io.RawIOBase):
+    """An independent read position over a shared seekable stream (closing it leaves the stream open)."""
+
+    def __init__(self, base: BinaryIO, size: int) -> None:
+        self._base = base
+        self._size = size
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), self._size - self._pos)
+        if want <= 0:
+            return 0
+        self._base.seek(self._pos)
+        data = self._base.read(want)
+        n = len(data)
+        buffer[:n] = data
+        self._pos += n
+        return n
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+def _view_opener(base: BinaryIO, size: int) -> Callable[[], BinaryIO]:
+    def opener() -> BinaryIO:
+        return io.BufferedReader(_SharedView(base, size), 1 << 16)
+
+    return opener
+
+
+@dataclass
+class _Collector:
+    """Everything gathered while analyzing one top-level artifact and its members."""
+
+    artifact_path: str
+    options: ScanOptions
+    budget: ScanBudget
+    properties: dict[str, Any] = field(default_factory=dict)
+    not_analyzed: list[tuple[str | None, str]] = field(default_factory=list)
+    errors: list[tuple[str, str, str | None]] = field(default_factory=list)
+    analyzed: list[str] = field(default_factory=list)
+    format: str = "unknown"
+
+    def context(
+        self, member: str | None, probe: Any, opener: Callable[[], BinaryIO], depth: int
+    ) -> AnalysisContext:
+        props = (
+            self.properties
+            if depth == 0
+            else self.properties.setdefault("members", {}).setdefault(member, {})
+        )
+        return AnalysisContext(
+            artifact_path=self.artifact_path,
+            member=member,
+            probe=probe,
+            opener=opener,
+            depth=depth,
+            budget=self.budget,
+            options=self.options,
+            _member_scanner=self.scan_member,
+            _properties=props,
+            _not_analyzed=self.not_analyzed,
+            _errors=self.errors,
+            _analyzed=self.analyzed,
+        )
+
+    def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
+        primary, extra = select_analyzers(ctx.probe)
+        if ctx.depth == 0:
+            self.format = primary.format if primary else (extra[0].format if extra else "unknown")
+        if primary is None and not extra:
+            ctx.not_analyzed(ctx.member, "no analyzer recognises this content")
+            yield finding("AS-GEN-002", analyzer="engine", member=ctx.member)
+            return
+        for analyzer in (primary, *extra) if primary else extra:
+            self.analyzed.append(f"{analyzer.name}:{ctx.member or '.'}")
+            try:
+                for item in analyzer.analyze(ctx):
+                    if item.location.member is None and ctx.member is not None:
+                        item = replace(item, location=Location(ctx.member, item.location.offset))
+                    yield item
+            except Exception as exc:  # an analyzer failure is recorded, never dropped
+                ctx.error(analyzer.name, f"{type(exc).__name__}: {exc}")
+
+    def scan_member(
+        self, parent: AnalysisContext, name: str, stream: BinaryIO, size: int
+    ) -> Iterator[Finding]:
+        member = parent.child_member(name)
+        limits = self.budget.limits
+        self.budget.members += 1
+        if parent.depth + 1 > limits.max_depth:
+            parent.not_analyzed(member, f"nesting deeper than {limits.max_depth}")
+            yield finding(
+                "AS-GEN-004",
+                analyzer="engine",
+                member=member,
+                detail=f"container nesting exceeds the limit of {limits.max_depth}; member not analyzed",
+            )
+            return
+        if self.budget.members > limits.max_members:
+            if self.budget.members == limits.max_members + 1:
+                yield finding(
+                    "AS-GEN-004",
+                    analyzer="engine",
+                    member=member,
+                    detail=f"more than {limits.max_members} members; the rest were not analyzed",
+                )
+            parent.not_analyzed(member, "member count limit reached")
+            return
+        if size == 0:
+            yield finding("AS-GEN-001", analyzer="engine", member=member)
+            return
+        probe = make_probe(stream, size, name)
+        ctx = self.context(member, probe, _view_opener(stream, size), parent.depth + 1)
+        yield from self.analyze(ctx)
+
+
+def _read_small(path: str, size: int) -> bytes:
+    with open(path, "rb") as f:
+        before = os.fstat(f.fileno())
+        data = f.read(CHUNK_SIZE + 1)
+        if len(data) != before.st_size or os.fstat(f.fileno()).st_size != before.st_size:
+            raise HashError(f"{path}: file changed while being read")
+    return data
+
+
+def _sort_key(f: Finding) -> tuple[int, str, int, str, str]:
+    loc = f.location
+    return (
+        -int(f.severity),
+        loc.member or "",
+        loc.offset if loc.offset is not None else -1,
+        f.rule_id,
+        f.detail,
+    )
+
+
+def finalize_findings(findings: list[Finding], policy: Policy) -> tuple[Finding, ...]:
+    """Apply policy overrides and sort worst first, then by location and rule."""
+    kept = [g for g in (policy.apply(f) for f in findings) if g is not None]
+    return tuple(sorted(kept, key=_sort_key))
+
+
+def scan_artifact(
+    artifact: Artifact, options: ScanOptions, progress: ProgressCallback | None = None
+) -> ScanResult:
+    """Hash and analyze one file."""
+    collector = _Collector(artifact.path, options, ScanBudget(options.limits))
+    try:
+        if artifact.size <= CHUNK_SIZE:
+            data = _read_small(artifact.fs_path, artifact.size)
+            digests: Digests = hash_stream(io.BytesIO(data), shard_size=options.shard_size, progress=progress)
+            size = len(data)
+
+            def opener() -> BinaryIO:
+                return io.BytesIO(data)
+        else:
+            digests = hash_file(artifact.fs_path, shard_size=options.shard_size, progress=progress)
+            size = digests.size
+
+            def opener() -> BinaryIO:
+                return open(artifact.fs_path, "rb")
+    except (HashError, OSError) as exc:
+        message = str(exc) if isinstance(exc, HashError) else f"{artifact.path}: {exc.strerror or exc}"
+        return ScanResult(artifact, None, "unknown", errors=(AnalyzerError("io", message),))
+
+    findings: list[Finding] = []
+    if size == 0:
+        findings.append(finding("AS-GEN-001", analyzer="engine"))
+        collector.format = "empty"
+    else:
+        try:
+            with opener() as stream:
+                probe = make_probe(stream, size, os.path.basename(artifact.relpath))
+            ctx = collector.context(None, probe, opener, 0)
+            findings.extend(collector.analyze(ctx))
+        except OSError as exc:
+            collector.errors.append(("io", f"{artifact.path}: {exc.strerror or exc}", None))
+    return ScanResult(
+        artifact=artifact,
+        digests=digests,
+        format=collector.format,
+        findings=finalize_findings(findings, options.policy),
+        errors=tuple(AnalyzerError(a, m, mem) for a, m, mem in collector.errors),
+        coverage=Coverage(
+            analyzed=tuple(collector.analyzed),
+            not_analyzed=tuple(NotAnalyzed(m, r) for m, r in collector.not_analyzed),
+        ),
+        properties=collector.properties,
+    )
+
+
+def _link_result(link: ExternalLink, options: ScanOptions) -> ScanResult:
+    artifact = Artifact(path=link.path, fs_path=link.path, root=link.root, relpath=link.relpath, size=0)
+    found = finding(
+        "AS-GEN-003",
+        analyzer="walk",
+        evidence=f"-> {link.target}",
+        detail=f"symlink {link.relpath} points to {link.target}, outside the scanned root; not followed",
+    )
+    return ScanResult(
+        artifact=artifact,
+        digests=None,
+        format="symlink",
+        findings=finalize_findings([found], options.policy),
+        coverage=Coverage(not_analyzed=(NotAnalyzed(None, "symlink leaving the scanned root"),)),
+    )
+
+
+def _file_key(artifact: Artifact) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(artifact.fs_path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def scan_paths(
+    paths: list[str], options: ScanOptions, progress: ProgressCallback | None = None
+) -> ScanReport:
+    """Scan files and directories; the result's order is stable whatever ``options.jobs`` is."""
+    listing = list_artifacts(paths)
+    # A file reached twice (hard links, symlinks into a blob store) is analyzed once.
+    unique: dict[tuple[int, int, int, int] | str, Artifact] = {}
+    keys: list[tuple[int, int, int, int] | str] = []
+    for artifact in listing.artifacts:
+        key = _file_key(artifact) or artifact.path
+        unique.setdefault(key, artifact)
+        keys.append(key)
+    todo = list(unique.items())
+
+    def work(item: tuple[Any, Artifact]) -> tuple[Any, ScanResult]:
+        return item[0], scan_artifact(item[1], options, progress)
+
+    if options.jobs > 1 and len(todo) > 1:
+        with ThreadPoolExecutor(max_workers=options.jobs) as pool:
+            done = dict(pool.map(work, todo))
+    else:
+        done = dict(map(work, todo))
+    results: list[ScanResult] = []
+    for artifact, key in zip(listing.artifacts, keys, strict=True):
+        result = done[key]
+        if result.artifact is not artifact:
+            result = replace(result, artifact=artifact)
+        results.append(result)
+    results.extend(_link_result(link, options) for link in listing.external_links)
+    results.sort(
+        key=lambda r: (paths.index(r.artifact.root), r.artifact.relpath.encode("utf-8", "surrogateescape"))
+    )
+    final = tuple(results)
+    threshold = options.threshold
+    return ScanReport(
+        results=final,
+        errors=listing.errors,
+        fail_on=threshold,
+        verdict=compute_verdict(final, listing.errors, threshold),
+        generated_at=timestamp(options.reproducible),
+    )

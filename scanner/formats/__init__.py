@@ -1,0 +1,1 @@
+"""Format analyzers, one module per format (discovered by :mod:`scanner.formats.registry`)."""

@@ -1,0 +1,50 @@
+"""The analyzer registry: every ``Analyzer`` subclass defined in a module of ``scanner.formats``.
+
+Modules are discovered, not listed, so adding a format touches one new file. Heavy third-party libraries
+must be imported inside the analyzer's methods, never at module level, to keep start-up fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import inspect
+import pkgutil
+
+import scanner.formats as formats_pkg
+from scanner.formats.interface import Analyzer, Probe
+
+_NOT_ANALYZERS = {"interface", "registry", "detect"}
+
+
+@functools.cache
+def all_analyzers() -> tuple[Analyzer, ...]:
+    """One instance of every analyzer, primary ones by priority (highest first), then by name."""
+    found: dict[str, Analyzer] = {}
+    for info in sorted(pkgutil.iter_modules(formats_pkg.__path__), key=lambda i: i.name):
+        if info.name in _NOT_ANALYZERS or info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{formats_pkg.__name__}.{info.name}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if (
+                issubclass(cls, Analyzer)
+                and not inspect.isabstract(cls)
+                and cls.__module__ == module.__name__
+            ):
+                if cls.name in found:
+                    raise RuntimeError(f"two analyzers named {cls.name!r}")
+                found[cls.name] = cls()
+    return tuple(sorted(found.values(), key=lambda a: (-a.priority, a.name)))
+
+
+def select_analyzers(probe: Probe) -> tuple[Analyzer | None, tuple[Analyzer, ...]]:
+    """The primary analyzer claiming ``probe`` (or ``None``) and the supplementary ones claiming it."""
+    primary: Analyzer | None = None
+    extra: list[Analyzer] = []
+    for analyzer in all_analyzers():
+        if analyzer.supplementary:
+            if analyzer.detect(probe):
+                extra.append(analyzer)
+        elif primary is None and analyzer.detect(probe):
+            primary = analyzer
+    return primary, tuple(extra)

@@ -1,0 +1,126 @@
+"""Secret detection over strings and text, with patterns from ``rules/secrets.yaml``.
+
+Every output of the scanner shows a secret only in its redacted form: its type, at most four leading
+characters and its length. :func:`redact` is applied to every finding when it is built.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from scanner.resources import RulesDataError, load_rules_file
+
+
+@dataclass(frozen=True)
+class SecretPattern:
+    """One secret pattern from ``rules/secrets.yaml``."""
+
+    name: str
+    """Type of secret, shown in the redacted form (``aws-access-key-id``)."""
+    rule_id: str
+    """Rule reported when it matches."""
+    regex: re.Pattern[str]
+    """The pattern; group ``secret`` (or the whole match) is the secret value."""
+    min_entropy: float
+    """Minimum Shannon entropy (bits per char) of the value; 0 for fixed-format patterns."""
+
+
+@dataclass(frozen=True)
+class SecretMatch:
+    """A secret found in a string."""
+
+    pattern: SecretPattern
+    """What matched."""
+    start: int
+    """Start of the secret value in the text."""
+    end: int
+    """End (exclusive) of the secret value."""
+    redacted: str
+    """Redacted form of the value."""
+
+
+def redacted_form(kind: str, value: str) -> str:
+    """``[REDACTED kind: abcd… (N chars)]``: the type, at most 4 leading characters and the length."""
+    return f"[REDACTED {kind}: {value[:4]}… ({len(value)} chars)]"
+
+
+def shannon_entropy(value: str) -> float:
+    """Shannon entropy of ``value`` in bits per character."""
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    total = len(value)
+    return -sum(c / total * math.log2(c / total) for c in counts.values())
+
+
+@functools.cache
+def secret_patterns() -> tuple[SecretPattern, ...]:
+    """The compiled patterns, in file order."""
+    data = load_rules_file("secrets.yaml")
+    patterns = []
+    for entry in data.get("patterns", []):
+        try:
+            regex = re.compile(entry["regex"])
+        except (KeyError, re.error) as exc:
+            raise RulesDataError(f"rules/secrets.yaml: pattern {entry.get('name')!r}: {exc}") from None
+        patterns.append(
+            SecretPattern(
+                name=str(entry["name"]),
+                rule_id=str(entry["rule"]),
+                regex=regex,
+                min_entropy=float(entry.get("min_entropy", 0.0)),
+            )
+        )
+    return tuple(patterns)
+
+
+def find_secrets(text: str) -> Iterator[SecretMatch]:
+    """Yield the secrets in ``text``, non-overlapping, in order of position."""
+    found: list[SecretMatch] = []
+    for pattern in secret_patterns():
+        for m in pattern.regex.finditer(text):
+            group = "secret" if "secret" in pattern.regex.groupindex else 0
+            start, end = m.span(group)
+            value = text[start:end]
+            if pattern.min_entropy and shannon_entropy(value) < pattern.min_entropy:
+                continue
+            found.append(SecretMatch(pattern, start, end, redacted_form(pattern.name, value)))
+    found.sort(key=lambda s: (s.start, -(s.end - s.start)))
+    last_end = -1
+    for match in found:
+        if match.start >= last_end:
+            last_end = match.end
+            yield match
+
+
+def redact(text: str) -> str:
+    """``text`` with every secret replaced by its redacted form."""
+    if not text:
+        return text
+    pieces: list[str] = []
+    pos = 0
+    for match in find_secrets(text):
+        pieces.append(text[pos : match.start])
+        pieces.append(match.redacted)
+        pos = match.end
+    if not pieces:
+        return text
+    pieces.append(text[pos:])
+    return "".join(pieces)
+
+
+def redact_tree(value: Any) -> Any:
+    """Redact every string inside nested dicts, lists and tuples."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_tree(v) for v in value]
+    return value
