@@ -107,6 +107,27 @@ def _worker() -> _Worker:
     return worker
 
 
+class _BoundedReader:
+    """Reads at most ``limit`` bytes, so a file that keeps growing cannot keep the hasher reading forever."""
+
+    def __init__(self, raw: BinaryIO, limit: int) -> None:
+        self._raw = raw
+        self._left = limit
+
+    def read(self, n: int) -> bytes:
+        data = self._raw.read(min(n, self._left)) if self._left > 0 else b""
+        self._left -= len(data)
+        return data
+
+    def readinto(self, buffer: bytearray) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: min(len(buffer), self._left)]
+        n: int = self._raw.readinto(view)  # type: ignore[attr-defined]
+        self._left -= n
+        return n
+
+
 class _RingHasher:
     """Feeds SHA-256 (and shards) on the worker while the caller reads and feeds BLAKE3."""
 
@@ -220,7 +241,9 @@ def hash_file(
             before = os.fstat(f.fileno())
             if not stat.S_ISREG(before.st_mode):
                 raise HashError(f"{path}: not a regular file: refused")
-            digests = hash_stream(f, shard_size=shard_size, chunk_size=chunk_size, progress=progress)
+            # One byte past the size seen at open is enough to notice growth.
+            bounded = _BoundedReader(f, before.st_size + 1)  # type: ignore[arg-type]
+            digests = hash_stream(bounded, shard_size=shard_size, chunk_size=chunk_size, progress=progress)  # type: ignore[arg-type]
             after = os.fstat(f.fileno())
     except OSError as exc:
         raise HashError(f"{path}: {exc.strerror or exc}") from None
