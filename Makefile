@@ -25,7 +25,7 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 lint: setup
-	$(VENV)/bin/ruff check scanner tests fixtures benchmarks
+	$(VENV)/bin/ruff check scanner tests fixtures benchmarks demo
 	$(VENV)/bin/ruff format --check scanner
 
 typecheck: setup

@@ -242,7 +242,7 @@ def hash_file(
             if not stat.S_ISREG(before.st_mode):
                 raise HashError(f"{path}: not a regular file: refused")
             # One byte past the size seen at open is enough to notice growth.
-            bounded = _BoundedReader(f, before.st_size + 1)  # type: ignore[arg-type]
+            bounded = _BoundedReader(f, before.st_size + 1)
             digests = hash_stream(bounded, shard_size=shard_size, chunk_size=chunk_size, progress=progress)  # type: ignore[arg-type]
             after = os.fstat(f.fileno())
     except OSError as exc:
