@@ -232,9 +232,18 @@ def vulnerability_findings(
 
 
 def audit_source(
-    result: SourceResult, setup: AuditSetup, member: str | None = None, *, policy: bool = True
+    result: SourceResult,
+    setup: AuditSetup,
+    member: str | None = None,
+    *,
+    policy: bool = True,
+    note_finding: bool = True,
 ) -> AuditOutcome:
-    """Findings for what one source found: problems, policy (unpinned, unhashed) and vulnerabilities."""
+    """Findings for what one source found: problems, policy (unpinned, unhashed) and vulnerabilities.
+
+    Without vulnerability data the audit "did not run": a coverage note always, and an AS-DEP-005
+    finding too when ``note_finding`` (the audit command; a scan keeps it to the coverage note).
+    """
     outcome = AuditOutcome()
     _problem_findings(result.problems, member, outcome)
     if policy:
@@ -242,6 +251,9 @@ def audit_source(
     vulnerability_findings(result.dependencies, setup, member, outcome)
     if not setup.vulnerability_data and result.dependencies:
         reason = "; ".join(setup.notes)
+        outcome.not_analyzed.append(f"dependency vulnerabilities not checked: {reason}")
+        if not note_finding:
+            return outcome
         outcome.findings.append(
             finding(
                 "AS-DEP-005",
@@ -250,5 +262,4 @@ def audit_source(
                 detail=f"{len(result.dependencies)} dependencies listed but not checked for vulnerabilities: {reason}",
             )
         )
-        outcome.not_analyzed.append(f"dependency vulnerabilities not checked: {reason}")
     return outcome

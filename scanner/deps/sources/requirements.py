@@ -132,23 +132,22 @@ class RequirementsSource(DependencySource):
         base_dir: Path | None = None,
         origin: str = "requirements",
         limits: RequirementsLimits | None = None,
+        path: Path | None = None,
     ) -> None:
-        """``base_dir`` is where relative includes are looked up; ``None`` means includes are not followed."""
+        """``base_dir`` is where relative includes are looked up (``None``: includes are not followed);
+        ``path`` is the file itself when it is on disk (an include cycle back to it is then cut)."""
         self.text = text
         self.display = display
         self.base_dir = base_dir
         self.origin = origin
         self.limits = limits or RequirementsLimits()
-        self.path: Path | None = None
-        """The file itself, when read from disk (so an include cycle back to it is not read twice)."""
+        self.path = path.resolve() if path is not None else None
 
     @classmethod
     def from_path(cls, path: Path, display: str | None = None, origin: str = "requirements") -> RequirementsSource:
         """Read a requirements file from disk; includes are resolved beside it."""
         shown = display or str(path)
-        source = cls(read_text(path, shown), shown, path.resolve().parent, origin)
-        source.path = path.resolve()
-        return source
+        return cls(read_text(path, shown), shown, path.resolve().parent, origin, path=path)
 
     def collect(self) -> SourceResult:
         state = _State([], [], [self.display], {str(self.path)} if self.path else set())

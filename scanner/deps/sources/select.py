@@ -37,10 +37,12 @@ def kind_of(filename: str) -> str | None:
     return None
 
 
-def source_for(kind: str, text: str, display: str, base_dir: Path | None = None) -> DependencySource:
-    """The source reading ``text`` of this kind (``base_dir`` resolves requirements includes)."""
+def source_for(kind: str, text: str, display: str, path: Path | None = None) -> DependencySource:
+    """The source reading ``text`` of this kind; ``path`` (the file on disk, if it is one) lets
+    requirements includes be followed beside it."""
     if kind in ("requirements", "constraints"):
-        return RequirementsSource(text, display, base_dir, origin=kind)
+        base_dir = path.resolve().parent if path is not None else None
+        return RequirementsSource(text, display, base_dir, origin=kind, path=path)
     if kind == "pyproject":
         return PyProjectSource(text, display)
     if kind == "pylock":
