@@ -242,7 +242,8 @@ class OsvStore:
         self._conn.close()
 
 
-_OPEN: dict[str, OsvStore] = {}
+_OPEN: dict[tuple[str, int, int], OsvStore] = {}
+"""Open stores by index path and identity (a re-imported index is a new file, so a new store)."""
 _OPEN_LOCK = threading.Lock()
 
 
@@ -272,7 +273,8 @@ def open_store(path: str | os.PathLike[str] | None) -> OsvStore:
                 target = _cached_index_for(source)
                 if not target.is_file() or not _fresh(target, source):
                     import_records(source, target)
-        key = str(target)
+        st = target.stat()
+        key = (str(target), st.st_ino, st.st_mtime_ns)
         store = _OPEN.get(key)
         if store is None:
             store = OsvStore(target)
