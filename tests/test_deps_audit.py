@@ -107,7 +107,10 @@ def test_fixed_versions_find_nothing(capsys: pytest.CaptureFixture[str], index: 
 def test_severity_from_cvss_vectors(capsys: pytest.CaptureFixture[str], index: str) -> None:
     _, doc = audit_json(capsys, str(FIXTURES / "scored" / "requirements.txt"), "--vuln-db", index)
     by_id = {f["extra"].get("vulnerability_id"): f for f in doc["artifacts"][0]["findings"]}
-    assert (by_id["PYSEC-2023-221"]["severity"], by_id["PYSEC-2023-221"]["extra"]["cvss_score"]) == ("high", 7.5)
+    assert (by_id["PYSEC-2023-221"]["severity"], by_id["PYSEC-2023-221"]["extra"]["cvss_score"]) == (
+        "high",
+        7.5,
+    )
     assert by_id["PYSEC-2023-221"]["extra"]["affected_range"] == ">=3.0.0,<3.0.1"
     assert (by_id["PYSEC-2024-6"]["severity"], by_id["PYSEC-2024-6"]["extra"]["cvss_score"]) == ("low", 2.8)
     assert by_id["PYSEC-2024-6"]["extra"]["fixed_in"] == []
@@ -188,8 +191,12 @@ def test_audit_needs_a_path(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_output_is_deterministic(capsys: pytest.CaptureFixture[str], index: str) -> None:
-    first = run(capsys, "audit", str(FIXTURES / "locks"), "--vuln-db", index, "--json", "-", "--reproducible")[1]
-    second = run(capsys, "audit", str(FIXTURES / "locks"), "--vuln-db", index, "--json", "-", "--reproducible")[1]
+    first = run(
+        capsys, "audit", str(FIXTURES / "locks"), "--vuln-db", index, "--json", "-", "--reproducible"
+    )[1]
+    second = run(
+        capsys, "audit", str(FIXTURES / "locks"), "--vuln-db", index, "--json", "-", "--reproducible"
+    )[1]
     assert first == second
 
 
@@ -219,7 +226,9 @@ def test_scan_reports_unpinned_and_ml_rule_without_db(capsys: pytest.CaptureFixt
     assert "AS-DEP-002" in rules and "AS-DEP-007" in rules
 
 
-def test_scan_audits_transformers_version_in_config(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_scan_audits_transformers_version_in_config(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     records = tmp_path / "records"
     records.mkdir()
     (records / "T-1.json").write_text(
@@ -229,13 +238,17 @@ def test_scan_audits_transformers_version_in_config(capsys: pytest.CaptureFixtur
                 "affected": [
                     {
                         "package": {"ecosystem": "PyPI", "name": "transformers"},
-                        "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "4.36.0"}]}],
+                        "ranges": [
+                            {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "4.36.0"}]}
+                        ],
                     }
                 ],
             }
         )
     )
-    code, out, _ = run(capsys, "scan", str(FIXTURES / "model" / "config.json"), "--vuln-db", str(records), "--json", "-")
+    code, out, _ = run(
+        capsys, "scan", str(FIXTURES / "model" / "config.json"), "--vuln-db", str(records), "--json", "-"
+    )
     doc = json.loads(out)
     assert vulns(doc) == {"transformers": {"TEST-TRANSFORMERS-1"}}
     assert code == 1

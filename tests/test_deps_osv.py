@@ -43,7 +43,13 @@ def test_cvss_v2_and_invalid_vectors() -> None:
 
 @pytest.mark.parametrize(
     ("score", "severity"),
-    [(0.0, Severity.INFO), (2.8, Severity.LOW), (4.0, Severity.MEDIUM), (7.5, Severity.HIGH), (9.0, Severity.CRITICAL)],
+    [
+        (0.0, Severity.INFO),
+        (2.8, Severity.LOW),
+        (4.0, Severity.MEDIUM),
+        (7.5, Severity.HIGH),
+        (9.0, Severity.CRITICAL),
+    ],
 )
 def test_score_to_severity(score: float, severity: Severity) -> None:
     assert severity_of_score(score) is severity
@@ -73,7 +79,9 @@ def test_parse_record_rejects_non_records_and_skips_withdrawn() -> None:
     with pytest.raises(RecordError):
         parse_record({"summary": "no id"}, "x.json")
     assert parse_record({"id": "X", "withdrawn": "2020-01-01", "affected": []}, "x.json") is None
-    assert parse_record({"id": "X", "affected": [{"package": {"ecosystem": "npm", "name": "a"}}]}, "x") is None
+    assert (
+        parse_record({"id": "X", "affected": [{"package": {"ecosystem": "npm", "name": "a"}}]}, "x") is None
+    )
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +99,9 @@ def _ids(store: OsvStore, name: str, version: str) -> list[tuple[str, str | None
 
 def test_zip_of_json_records(zip_store: OsvStore) -> None:
     # PEP 503: records name Demo_Package and demo.package; the query asks for demo-package
-    assert _ids(zip_store, "demo-package", "1.2.0") == [("GHSA-fake-qual-0001", ">=1.0,<=1.4.2", None, "MODERATE")]
+    assert _ids(zip_store, "demo-package", "1.2.0") == [
+        ("GHSA-fake-qual-0001", ">=1.0,<=1.4.2", None, "MODERATE")
+    ]
     assert _ids(zip_store, "DEMO.PACKAGE", "2.0.0") == [("GHSA-fake-list-0003", None, 7.5, None)]
     assert _ids(zip_store, "demo-package", "1.5") == []
 
@@ -112,7 +122,9 @@ def test_open_store_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         open_store(tmp_path / "notes.txt")
 
 
-def test_records_source_is_indexed_once_and_reindexed_when_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_records_source_is_indexed_once_and_reindexed_when_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     records = tmp_path / "records"
     records.mkdir()

@@ -42,11 +42,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         nargs="?",
         const="osv",
         choices=("osv", "pypi"),
-        help="also ask pip-audit's online service (osv by default, or pypi): sends package names and versions",
+        help="also ask pip-audit's online service (osv by default, or pypi); "
+        "this sends package names and versions",
     )
-    p.add_argument("--json", metavar="FILE", help="write the JSON result (schema v1) to FILE, or '-' for stdout")
     p.add_argument(
-        "--fail-on", type=severity_arg, metavar="SEVERITY", help="fail at this severity or above (default medium)"
+        "--json", metavar="FILE", help="write the JSON result (schema v1) to FILE, or '-' for stdout"
+    )
+    p.add_argument(
+        "--fail-on",
+        type=severity_arg,
+        metavar="SEVERITY",
+        help="fail at this severity or above (default medium)",
     )
     p.add_argument("--policy", metavar="FILE", help="policy file (default: the shipped rules/policy.yaml)")
     p.add_argument("--reproducible", action="store_true", help="pin timestamps for byte-identical output")

@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     imp.add_argument("--output", metavar="FILE", help="write the index here instead of the default location")
     imp.set_defaults(func=run_import)
     info = actions.add_parser("info", help="show the imported index (records, source)")
-    info.add_argument("--vuln-db", metavar="PATH", help="an index or record source (default: the imported index)")
+    info.add_argument(
+        "--vuln-db", metavar="PATH", help="an index or record source (default: the imported index)"
+    )
     info.set_defaults(func=run_info)
 
 
@@ -41,7 +43,8 @@ def run_import(args: argparse.Namespace) -> int:
         return 2
     print(
         f"indexed {summary.records} advisories from {summary.source} into {summary.index} "
-        f"({summary.skipped} withdrawn or not PyPI, {summary.error_count} unreadable) in {summary.seconds:.1f} s"
+        f"({summary.skipped} withdrawn or not PyPI, {summary.error_count} unreadable) "
+        f"in {summary.seconds:.1f} s"
     )
     for message in summary.errors:
         print(f"artifact-scanner: db import: skipped {message}", file=sys.stderr)

@@ -45,9 +45,7 @@ class AuditSetup:
         return [s.describe() for s in self.services]
 
 
-def setup_services(
-    vuln_db: str | None, *, use_default: bool = True, online: str | None = None
-) -> AuditSetup:
+def setup_services(vuln_db: str | None, *, use_default: bool = True, online: str | None = None) -> AuditSetup:
     """Services for ``--vuln-db`` (or the default index when ``use_default``) and ``--online``.
 
     Raises :class:`VulnDbError` when a database named explicitly cannot be used.
@@ -69,7 +67,9 @@ def setup_services(
         services.append(PipAuditService(online))
         data = True
     if not data:
-        notes.append("no --vuln-db, no imported database and no --online: only ML-specific rules were checked")
+        notes.append(
+            "no --vuln-db, no imported database and no --online: only ML-specific rules were checked"
+        )
     return AuditSetup(tuple(services), data, tuple(notes))
 
 
@@ -152,7 +152,9 @@ def _problem_findings(problems: Iterable[SourceProblem], member: str | None, out
                 )
             )
         elif problem.kind == "limit":
-            outcome.findings.append(finding("AS-GEN-004", analyzer=ANALYZER, member=member, detail=problem.message))
+            outcome.findings.append(
+                finding("AS-GEN-004", analyzer=ANALYZER, member=member, detail=problem.message)
+            )
             outcome.not_analyzed.append(problem.message)
         else:
             outcome.not_analyzed.append(problem.message)
@@ -189,7 +191,9 @@ def _policy_findings(deps: Sequence[Dependency], member: str | None, outcome: Au
             unhashed.append(dep)
     if unhashed:
         names = [f"{d.name}=={d.version}" for d in unhashed]
-        shown = ", ".join(names[:_MAX_LISTED]) + (f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else "")
+        shown = ", ".join(names[:_MAX_LISTED]) + (
+            f" and {len(names) - _MAX_LISTED} more" if len(names) > _MAX_LISTED else ""
+        )
         outcome.findings.append(
             finding(
                 "AS-DEP-003",
@@ -259,7 +263,8 @@ def audit_source(
                 "AS-DEP-005",
                 analyzer=ANALYZER,
                 member=member,
-                detail=f"{len(result.dependencies)} dependencies listed but not checked for vulnerabilities: {reason}",
+                detail=f"{len(result.dependencies)} dependencies listed but not checked for "
+                f"vulnerabilities: {reason}",
             )
         )
     return outcome

@@ -136,7 +136,9 @@ def _affected(data: dict[str, Any]) -> tuple[AffectedEntry, ...]:
             events: list[tuple[str, str]] = []
             for event in rng.get("events") or []:
                 if isinstance(event, dict):
-                    events.extend((k, str(v)) for k, v in event.items() if k in _EVENT_KINDS and v is not None)
+                    events.extend(
+                        (k, str(v)) for k, v in event.items() if k in _EVENT_KINDS and v is not None
+                    )
             if events:
                 ranges.append(tuple(events))
         versions = tuple(str(v) for v in item.get("versions") or [] if isinstance(v, (str, int, float)))

@@ -193,7 +193,9 @@ class OsvStore:
         except sqlite3.Error as exc:
             raise VulnDbError(f"{index}: cannot open the index: {exc}") from None
         if meta.get("schema") != SCHEMA_VERSION:
-            raise VulnDbError(f"{index}: index schema {meta.get('schema')!r}; re-run 'artifact-scanner db import'")
+            raise VulnDbError(
+                f"{index}: index schema {meta.get('schema')!r}; re-run 'artifact-scanner db import'"
+            )
         self.index = index
         """The SQLite file."""
         self.meta = meta

@@ -106,8 +106,13 @@ class RecordedVersionsAnalyzer(Analyzer):
             result = ConfigJsonSource(decode(data, display), display).collect()
         except DependencySourceError:
             return  # not JSON after all: the primary analyzer reports malformed structure
-        outcome = audit_source(result, scan_setup(getattr(ctx.options, "vuln_db", None)), ctx.member,
-                               policy=False, note_finding=False)
+        outcome = audit_source(
+            result,
+            scan_setup(getattr(ctx.options, "vuln_db", None)),
+            ctx.member,
+            policy=False,
+            note_finding=False,
+        )
         for message in outcome.errors:
             ctx.error(ANALYZER, message)
         yield from outcome.findings

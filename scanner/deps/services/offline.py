@@ -42,9 +42,12 @@ class OfflineOsvService(VulnerabilityService):
         try:
             Version(dependency.version)
         except InvalidVersion:
-            skipped = f"version {dependency.version!r} is not PEP 440: only exact listed versions were compared"
+            skipped = (
+                f"version {dependency.version!r} is not PEP 440: only exact listed versions were compared"
+            )
         return ServiceAnswer(dependency, tuple(found[k] for k in sorted(found)), skipped)
 
     def describe(self) -> str:
         meta = self.store.meta
-        return f"offline OSV index {self.store.index} ({meta.get('records', '?')} records from {meta.get('source')})"
+        records = meta.get("records", "?")
+        return f"offline OSV index {self.store.index} ({records} records from {meta.get('source')})"

@@ -31,9 +31,13 @@ def _check_version() -> None:
     try:
         installed = metadata.version("pip-audit")
     except metadata.PackageNotFoundError:
-        raise ServiceError("pip-audit is not installed; online audits need pip-audit==" + PIP_AUDIT_VERSION) from None
+        raise ServiceError(
+            "pip-audit is not installed; online audits need pip-audit==" + PIP_AUDIT_VERSION
+        ) from None
     if installed != PIP_AUDIT_VERSION:
-        raise ServiceError(f"pip-audit {installed} is installed; this scanner needs exactly {PIP_AUDIT_VERSION}")
+        raise ServiceError(
+            f"pip-audit {installed} is installed; this scanner needs exactly {PIP_AUDIT_VERSION}"
+        )
 
 
 class PipAuditService(VulnerabilityService):

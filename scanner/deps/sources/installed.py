@@ -10,7 +10,13 @@ import email.parser
 import os
 from pathlib import Path
 
-from scanner.deps.interface import Dependency, DependencySource, DependencySourceError, SourceProblem, SourceResult
+from scanner.deps.interface import (
+    Dependency,
+    DependencySource,
+    DependencySourceError,
+    SourceProblem,
+    SourceResult,
+)
 
 MAX_METADATA_HEADER = 64 * 1024
 """Bytes of a METADATA file read (the headers come first; the long description is not needed)."""
@@ -51,7 +57,8 @@ class InstalledSource(DependencySource):
         dirs = site_packages_dirs(self.root)
         if not dirs:
             raise DependencySourceError(
-                f"{self.display}: no site-packages with *.dist-info found (give a venv or a site-packages dir)"
+                f"{self.display}: no site-packages with *.dist-info found "
+                "(give a venv or a site-packages dir)"
             )
         deps: list[Dependency] = []
         problems: list[SourceProblem] = []
@@ -73,7 +80,9 @@ class InstalledSource(DependencySource):
                 try:
                     dist, version = _read_headers(metadata)
                 except OSError as exc:
-                    problems.append(SourceProblem("malformed", f"{shown}: {exc.strerror or exc}", self.display))
+                    problems.append(
+                        SourceProblem("malformed", f"{shown}: {exc.strerror or exc}", self.display)
+                    )
                     continue
                 if not dist or not version:
                     problems.append(

@@ -98,7 +98,7 @@ class PyProjectSource(DependencySource):
             if isinstance(spec, list):  # multiple constraints by marker: audit none, they are ranges
                 spec = ""
             text = str(spec).strip()
-            exact = text.removeprefix("==") if text and text[0].isdigit() or text.startswith("==") else None
+            exact = text.removeprefix("==") if (text and text[0].isdigit()) or text.startswith("==") else None
             if exact is not None and any(c in exact for c in "*,<>~^ "):
                 exact = None
             deps.append(

@@ -26,7 +26,12 @@ _COMMENT = re.compile(r"(^|\s+)#.*$")
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
 _WHEEL = re.compile(r"/?([A-Za-z0-9][A-Za-z0-9._]*?)-(\d[^-/]*?)(-\d[^-/]*)?-[^-/]+-[^-/]+-[^-/]+\.whl$")
 
-_INCLUDE = {"-r": "requirements", "--requirement": "requirements", "-c": "constraints", "--constraint": "constraints"}
+_INCLUDE = {
+    "-r": "requirements",
+    "--requirement": "requirements",
+    "-c": "constraints",
+    "--constraint": "constraints",
+}
 _EDITABLE = {"-e", "--editable"}
 # Options pip accepts in a requirements file that apply to the whole install; values are ignored here.
 _GLOBAL_WITH_VALUE = {
@@ -144,7 +149,9 @@ class RequirementsSource(DependencySource):
         self.path = path.resolve() if path is not None else None
 
     @classmethod
-    def from_path(cls, path: Path, display: str | None = None, origin: str = "requirements") -> RequirementsSource:
+    def from_path(
+        cls, path: Path, display: str | None = None, origin: str = "requirements"
+    ) -> RequirementsSource:
         """Read a requirements file from disk; includes are resolved beside it."""
         shown = display or str(path)
         return cls(read_text(path, shown), shown, path.resolve().parent, origin, path=path)
@@ -175,7 +182,14 @@ class RequirementsSource(DependencySource):
             self._line(line, number, display, base_dir, origin, depth, state)
 
     def _line(
-        self, line: str, number: int, display: str, base_dir: Path | None, origin: str, depth: int, state: _State
+        self,
+        line: str,
+        number: int,
+        display: str,
+        base_dir: Path | None,
+        origin: str,
+        depth: int,
+        state: _State,
     ) -> None:
         tokens = line.split()
         first = tokens[0]
@@ -216,7 +230,9 @@ class RequirementsSource(DependencySource):
         while index < len(tokens):
             option, value, index = _split_option(tokens, index)
             if option not in _PER_REQUIREMENT or value is None:
-                self._malformed(display, number, line, f"unknown option {option!r} after a requirement", state)
+                self._malformed(
+                    display, number, line, f"unknown option {option!r} after a requirement", state
+                )
                 return
             if option == "--hash":
                 algorithm, sep, digest = value.partition(":")
@@ -249,18 +265,30 @@ class RequirementsSource(DependencySource):
         state.dependencies.append(dep)
 
     def _include(
-        self, target: str, number: int, display: str, base_dir: Path | None, origin: str, depth: int, state: _State
+        self,
+        target: str,
+        number: int,
+        display: str,
+        base_dir: Path | None,
+        origin: str,
+        depth: int,
+        state: _State,
     ) -> None:
         where = f"{display}:{number}"
         if "://" in target:
             state.problems.append(
-                SourceProblem("skipped", f"{where}: include {target!r} is a URL; not fetched", display, number)
+                SourceProblem(
+                    "skipped", f"{where}: include {target!r} is a URL; not fetched", display, number
+                )
             )
             return
         if base_dir is None:
             state.problems.append(
                 SourceProblem(
-                    "skipped", f"{where}: include {target!r} not followed (no file system here)", display, number
+                    "skipped",
+                    f"{where}: include {target!r} not followed (no file system here)",
+                    display,
+                    number,
                 )
             )
             return

@@ -21,7 +21,15 @@ _EXACT = {
     "Pipfile.lock": "Pipfile.lock",
 }
 
-DEPENDENCY_KINDS = ("requirements", "constraints", "pyproject", "pylock", "poetry.lock", "uv.lock", "Pipfile.lock")
+DEPENDENCY_KINDS = (
+    "requirements",
+    "constraints",
+    "pyproject",
+    "pylock",
+    "poetry.lock",
+    "uv.lock",
+    "Pipfile.lock",
+)
 """Kinds of dependency declaration files (``config.json`` is an artifact, not a declaration)."""
 
 
