@@ -8,6 +8,7 @@ or lies in an ECOSYSTEM range (events ordered by PEP 440).
 
 from __future__ import annotations
 
+import functools
 import json
 import zipfile
 from collections.abc import Iterator
@@ -232,6 +233,7 @@ def iter_raw_records(path: Path) -> Iterator[tuple[str, bytes]]:
     raise RecordError(f"{path}: not a directory, a zip of OSV records or a record file")
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _parsed(value: str) -> Version | None:
     try:
         return Version(value)
