@@ -14,6 +14,7 @@ from scanner.deps.cvss import severity_of_label, severity_of_score
 from scanner.deps.interface import (
     Advisory,
     Dependency,
+    IndexOption,
     ServiceError,
     SourceProblem,
     SourceResult,
@@ -206,6 +207,29 @@ def _policy_findings(deps: Sequence[Dependency], member: str | None, outcome: Au
         )
 
 
+def _index_findings(options: Iterable[IndexOption], member: str | None, outcome: AuditOutcome) -> None:
+    for opt in options:
+        insecure = opt.value.lower().startswith("http://")
+        if opt.option == "--extra-index-url":
+            why = "packages may be taken from either index, whichever offers the higher version"
+        elif opt.option == "--trusted-host":
+            why = "TLS certificate checks are disabled for this host"
+        elif insecure:
+            why = "packages are downloaded over plain HTTP"
+        else:
+            continue
+        outcome.findings.append(
+            finding(
+                "AS-DEP-008",
+                analyzer=ANALYZER,
+                member=member,
+                detail=f"{opt.source}:{opt.line}: {opt.option} {opt.value}: {why}",
+                evidence=f"{opt.option} {opt.value}",
+                extra={"option": opt.option, "value": opt.value, "source": f"{opt.source}:{opt.line}"},
+            )
+        )
+
+
 def _same(a: Advisory, b: Advisory) -> bool:
     return bool({a.id, *a.aliases} & {b.id, *b.aliases})
 
@@ -252,6 +276,7 @@ def audit_source(
     _problem_findings(result.problems, member, outcome)
     if policy:
         _policy_findings(result.dependencies, member, outcome)
+        _index_findings(result.index_options, member, outcome)
     vulnerability_findings(result.dependencies, setup, member, outcome)
     if not setup.vulnerability_data and result.dependencies:
         reason = "; ".join(setup.notes)

@@ -77,6 +77,20 @@ class SourceProblem:
 
 
 @dataclass(frozen=True)
+class IndexOption:
+    """A requirements-file option that changes where packages come from."""
+
+    option: str
+    """``--index-url``, ``--extra-index-url``, ``--find-links`` or ``--trusted-host`` (long form)."""
+    value: str
+    """Its value (URL credentials redacted)."""
+    source: str
+    """Display path of the file."""
+    line: int
+    """Line number."""
+
+
+@dataclass(frozen=True)
 class SourceResult:
     """What one dependency source found."""
 
@@ -86,6 +100,8 @@ class SourceResult:
     """Lines or entries that could not be used, and bounds hit."""
     files: tuple[str, ...] = ()
     """Every file read (the top one and its includes)."""
+    index_options: tuple[IndexOption, ...] = ()
+    """Index options met in requirements files, in order."""
 
 
 class DependencySourceError(Exception):

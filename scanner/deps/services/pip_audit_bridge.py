@@ -99,6 +99,16 @@ class PipAuditService(VulnerabilityService):
         return f"pip-audit {PIP_AUDIT_VERSION} online {self.which} service"
 
 
+def _is_pep440(text: str) -> bool:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        Version(text)
+    except InvalidVersion:
+        return False
+    return True
+
+
 def as_pip_audit_service(service: VulnerabilityService) -> Any:
     """Our service (e.g. the offline OSV index) behind pip-audit's ``VulnerabilityService`` interface,
     so pip-audit's own machinery (its auditor, fixer and formats) can use our offline data."""
@@ -117,7 +127,7 @@ def as_pip_audit_service(service: VulnerabilityService) -> Any:
                 VulnerabilityResult(
                     id=a.id,
                     description=a.summary,
-                    fix_versions=[Version(v) for v in a.fixed_in],
+                    fix_versions=[Version(v) for v in a.fixed_in if _is_pep440(v)],
                     aliases=set(a.aliases),
                 )
                 for a in answer.advisories

@@ -9,6 +9,7 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 
 from scanner.deps.interface import Dependency, DependencySourceError
+from scanner.deps.redaction import redact_dependency_text
 
 MAX_SOURCE_BYTES = 8 << 20
 """Largest dependency file read (requirements and lock files are kilobytes; anything bigger is hostile)."""
@@ -50,7 +51,7 @@ def parse_toml(text: str, display: str) -> dict[str, Any]:
 
 def excerpt(text: str) -> str:
     """A bounded quote of an offending line."""
-    text = text.strip()
+    text = redact_dependency_text(text.strip())
     return text if len(text) <= MAX_TEXT_EXCERPT else text[: MAX_TEXT_EXCERPT - 1] + "…"
 
 
@@ -76,15 +77,16 @@ def from_pep508(
     """A :class:`Dependency` from a PEP 508 string; raises ``InvalidRequirement`` when it does not parse."""
     req = Requirement(text)
     specifier = str(req.specifier)
+    url = redact_dependency_text(req.url) if req.url else None
     return Dependency(
         name=req.name,
-        version=exact_version(specifier) if not req.url else None,
+        version=exact_version(specifier) if not url else None,
         specifier=specifier,
         source=source,
         line=line,
         hashes=hashes,
         marker=str(req.marker) if req.marker is not None else None,
-        direct_reference=req.url or None,
+        direct_reference=url,
         origin=origin,
         hashable=hashable,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from scanner.deps.interface import Dependency, SourceProblem
+from scanner.deps.redaction import redact_dependency_text
 
 MAX_LOCK_ENTRIES = 50_000
 """Entries read from one lock file."""
@@ -55,11 +56,11 @@ def package_entries(
         reference = None
         if isinstance(source, dict) and "registry" not in source and source.get("type") not in _INDEXES:
             value = next((source[k] for k in _LOCATION_KEYS if k in source), None)
-            reference = str(value) if value is not None else "unknown source"
+            reference = redact_dependency_text(str(value)) if value is not None else "unknown source"
         for key in ("vcs", "directory", "archive"):
             if isinstance(entry.get(key), dict):
                 ref = entry[key]
-                reference = str(ref.get("url") or ref.get("path") or key)
+                reference = redact_dependency_text(str(ref.get("url") or ref.get("path") or key))
         if not isinstance(version, str) and reference is None:
             problems.append(SourceProblem("malformed", f"{where} ({name}): entry without a version", display))
             continue

@@ -17,6 +17,7 @@ from scanner.deps.interface import (
     SourceProblem,
     SourceResult,
 )
+from scanner.deps.redaction import redact_dependency_text
 from scanner.deps.sources._common import parse_toml, read_text
 from scanner.deps.sources._lockfile import MAX_LOCK_ENTRIES, hashes_of, package_entries
 
@@ -108,7 +109,14 @@ class PipfileLockSource(DependencySource):
                     problems.append(SourceProblem("malformed", f"{where}: not an object", self.display))
                     continue
                 version = entry.get("version")
-                reference = next((str(entry[k]) for k in ("git", "path", "file", "hg") if k in entry), None)
+                reference = next(
+                    (
+                        redact_dependency_text(str(entry[k]))
+                        for k in ("git", "path", "file", "hg")
+                        if k in entry
+                    ),
+                    None,
+                )
                 if not isinstance(version, str) and reference is None:
                     problems.append(SourceProblem("malformed", f"{where}: no version", self.display))
                     continue

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.deps.interface import Dependency, DependencySource, SourceProblem, SourceResult
+from scanner.deps.redaction import redact_dependency_text
 from scanner.deps.sources._common import InvalidRequirement, excerpt, from_pep508, parse_toml, read_text
 
 _MAX_ENTRIES = 10_000
@@ -107,7 +108,7 @@ class PyProjectSource(DependencySource):
                     version=exact,
                     specifier="" if text == "*" else text,
                     source=f"{self.display} ({key})",
-                    direct_reference=str(reference) if reference else None,
+                    direct_reference=redact_dependency_text(str(reference)) if reference else None,
                     origin="pyproject",
                     hashable=False,
                 )

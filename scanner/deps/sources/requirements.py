@@ -10,16 +10,18 @@ from __future__ import annotations
 import os
 import posixpath
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner.deps.interface import (
     Dependency,
     DependencySource,
     DependencySourceError,
+    IndexOption,
     SourceProblem,
     SourceResult,
 )
+from scanner.deps.redaction import redact_dependency_text
 from scanner.deps.sources._common import InvalidRequirement, excerpt, from_pep508, read_text
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
@@ -38,6 +40,14 @@ _GLOBAL_WITH_VALUE = {
     "-i", "--index-url", "--extra-index-url", "-f", "--find-links", "--trusted-host", "--only-binary",
     "--no-binary", "--use-feature", "--config-settings", "--global-option", "--hash",
 }  # fmt: skip
+_INDEX_OPTIONS = {
+    "-i": "--index-url",
+    "--index-url": "--index-url",
+    "--extra-index-url": "--extra-index-url",
+    "-f": "--find-links",
+    "--find-links": "--find-links",
+    "--trusted-host": "--trusted-host",
+}
 _GLOBAL_FLAGS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes", "-Z", "--always-unzip"}
 _PER_REQUIREMENT = {"--hash", "--config-settings", "--global-option", "--install-option"}
 
@@ -62,6 +72,7 @@ class _State:
     problems: list[SourceProblem]
     files: list[str]
     visited: set[str]
+    index_options: list[IndexOption] = field(default_factory=list)
     lines: int = 0
     limit_reported: bool = False
 
@@ -159,7 +170,12 @@ class RequirementsSource(DependencySource):
     def collect(self) -> SourceResult:
         state = _State([], [], [self.display], {str(self.path)} if self.path else set())
         self._parse(self.text, self.display, self.base_dir, self.origin, 0, state)
-        return SourceResult(tuple(state.dependencies), tuple(state.problems), tuple(state.files))
+        return SourceResult(
+            tuple(state.dependencies),
+            tuple(state.problems),
+            tuple(state.files),
+            tuple(state.index_options),
+        )
 
     def _parse(
         self, text: str, display: str, base_dir: Path | None, origin: str, depth: int, state: _State
@@ -211,7 +227,7 @@ class RequirementsSource(DependencySource):
                         version=None,
                         source=display,
                         line=number,
-                        direct_reference=value,
+                        direct_reference=redact_dependency_text(value),
                         origin=origin,
                         hashable=False,
                     )
@@ -220,6 +236,10 @@ class RequirementsSource(DependencySource):
             if option in _GLOBAL_FLAGS and first == option:
                 return
             if option in _GLOBAL_WITH_VALUE and value is not None:
+                if option in _INDEX_OPTIONS:
+                    state.index_options.append(
+                        IndexOption(_INDEX_OPTIONS[option], redact_dependency_text(value), display, number)
+                    )
                 return
             self._malformed(display, number, line, f"unknown or incomplete option {option!r}", state)
             return
@@ -248,7 +268,7 @@ class RequirementsSource(DependencySource):
                     source=display,
                     line=number,
                     hashes=tuple(hashes),
-                    direct_reference=spec,
+                    direct_reference=redact_dependency_text(spec),
                     origin=origin,
                     hashable=True,
                 )
@@ -259,7 +279,7 @@ class RequirementsSource(DependencySource):
                 spec, source=display, origin=origin, line=number, hashes=tuple(hashes), hashable=True
             )
         except InvalidRequirement as exc:
-            reason = str(exc).splitlines()[0] if str(exc) else "invalid requirement"
+            reason = redact_dependency_text(str(exc).splitlines()[0]) if str(exc) else "invalid requirement"
             self._malformed(display, number, line, reason, state)
             return
         state.dependencies.append(dep)
@@ -275,10 +295,11 @@ class RequirementsSource(DependencySource):
         state: _State,
     ) -> None:
         where = f"{display}:{number}"
+        shown_target = redact_dependency_text(target)
         if "://" in target:
             state.problems.append(
                 SourceProblem(
-                    "skipped", f"{where}: include {target!r} is a URL; not fetched", display, number
+                    "skipped", f"{where}: include {shown_target!r} is a URL; not fetched", display, number
                 )
             )
             return
@@ -286,7 +307,7 @@ class RequirementsSource(DependencySource):
             state.problems.append(
                 SourceProblem(
                     "skipped",
-                    f"{where}: include {target!r} not followed (no file system here)",
+                    f"{where}: include {shown_target!r} not followed (no file system here)",
                     display,
                     number,
                 )
@@ -296,8 +317,8 @@ class RequirementsSource(DependencySource):
             state.problems.append(
                 SourceProblem(
                     "limit",
-                    f"{where}: include {target!r} not read: more than {self.limits.max_depth} levels or "
-                    f"{self.limits.max_files} files",
+                    f"{where}: include {shown_target!r} not read: more than {self.limits.max_depth} "
+                    f"levels or {self.limits.max_files} files",
                     display,
                     number,
                 )
@@ -310,12 +331,14 @@ class RequirementsSource(DependencySource):
         state.visited.add(key)
         shown = posixpath.normpath(posixpath.join(posixpath.dirname(display), target.replace(os.sep, "/")))
         if not path.is_file():
-            self._malformed(display, number, f"-r {target}", f"included file {target!r} not found", state)
+            self._malformed(
+                display, number, f"-r {shown_target}", f"included file {shown_target!r} not found", state
+            )
             return
         try:
             text = read_text(path, shown)
         except DependencySourceError as exc:
-            self._malformed(display, number, f"-r {target}", str(exc), state)
+            self._malformed(display, number, f"-r {shown_target}", str(exc), state)
             return
         state.files.append(shown)
         self._parse(text, shown, path.parent, origin, depth + 1, state)
@@ -325,7 +348,8 @@ class RequirementsSource(DependencySource):
         state.problems.append(
             SourceProblem(
                 "malformed",
-                f"{display}:{number}: cannot parse requirement line {excerpt(line)!r}: {reason}",
+                f"{display}:{number}: cannot parse requirement line {excerpt(line)!r}: "
+                f"{redact_dependency_text(reason)}",
                 display,
                 number,
                 excerpt(line),
