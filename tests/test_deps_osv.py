@@ -150,3 +150,18 @@ def test_unreadable_records_are_counted_not_fatal(tmp_path: Path) -> None:
     summary = import_records(records, tmp_path / "i.sqlite")
     assert (summary.records, summary.error_count) == (1, 1)
     assert summary.errors[0].startswith("bad.yaml: invalid YAML")
+
+
+def test_yaml_alias_bomb_in_a_record_stays_cheap(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    records.mkdir()
+    layers = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    layers += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, 9)]
+    (records / "BOMB-1.yaml").write_text(
+        "\n".join(layers) + "\nid: BOMB-1\naffected:\n- package: {ecosystem: PyPI, name: bomb}\n"
+        "  versions: *a8\n  ranges:\n  - type: ECOSYSTEM\n    events:\n    - introduced: *a8\n"
+    )
+    summary = import_records(records, tmp_path / "i.sqlite")
+    assert summary.records == 1 and summary.seconds < 5
+    answer = OfflineOsvService(OsvStore(tmp_path / "i.sqlite")).query(Dependency(name="bomb", version="1"))
+    assert answer.advisories == ()

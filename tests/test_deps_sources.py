@@ -207,3 +207,27 @@ def test_recorded_versions() -> None:
     ]
     recorded = RecordedLibrariesSource({"torch": "2.4.0", "sklearn": ""}, "model.pt").collect()
     assert [(d.name, d.version) for d in recorded.dependencies] == [("torch", "2.4.0")]
+
+
+def test_includes_stay_inside_the_root(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("machine example.com login me password hunter2\n")
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "requirements.txt").write_text("-r ../secret.txt\n-r /etc/hostname\nnumpy==1.26.4\n")
+    result = RequirementsSource.from_path(model / "requirements.txt", "requirements.txt").collect()
+    assert [d.canonical for d in result.dependencies] == ["numpy"]
+    assert [p.kind for p in result.problems] == ["skipped", "skipped"]
+    assert all("leaves" in p.message for p in result.problems)
+    assert not any("hunter2" in p.message for p in result.problems)
+    widened = RequirementsSource.from_path(
+        model / "requirements.txt", "requirements.txt", root=tmp_path
+    ).collect()
+    assert [p.kind for p in widened.problems] == ["malformed", "skipped"]  # secret.txt read, not PEP 508
+
+
+def test_hostile_nesting_is_an_error_not_a_crash() -> None:
+    with pytest.raises(DependencySourceError, match="nested too deeply"):
+        PipfileLockSource("[" * 100_000 + "]" * 100_000, "Pipfile.lock").collect()
+    with pytest.raises(DependencySourceError, match="nested too deeply"):
+        PoetryLockSource("a = " + "[" * 100_000 + "]" * 100_000, "poetry.lock").collect()

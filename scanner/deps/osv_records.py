@@ -138,7 +138,9 @@ def _affected(data: dict[str, Any]) -> tuple[AffectedEntry, ...]:
             for event in rng.get("events") or []:
                 if isinstance(event, dict):
                     events.extend(
-                        (k, str(v)) for k, v in event.items() if k in _EVENT_KINDS and v is not None
+                        (k, str(v))
+                        for k, v in event.items()
+                        if k in _EVENT_KINDS and isinstance(v, (str, int, float))
                     )
             if events:
                 ranges.append(tuple(events))
@@ -180,6 +182,8 @@ def decode_record(raw: bytes, origin: str) -> Any:
             return json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RecordError(f"{origin}: invalid JSON: {exc}") from None
+        except RecursionError:
+            raise RecordError(f"{origin}: JSON nested too deeply") from None
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -187,6 +191,8 @@ def decode_record(raw: bytes, origin: str) -> Any:
         return yaml.load(raw, Loader=loader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise RecordError(f"{origin}: invalid YAML: {str(exc).splitlines()[0]}") from None
+    except RecursionError:
+        raise RecordError(f"{origin}: YAML nested too deeply") from None
 
 
 def iter_raw_records(path: Path) -> Iterator[tuple[str, bytes]]:

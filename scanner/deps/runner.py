@@ -119,7 +119,8 @@ def audit_file(artifact: Artifact, kind: str, options: AuditOptions) -> ScanResu
     path = Path(artifact.fs_path)
     try:
         text = read_text(path, artifact.path)
-        source = source_for(kind, text, artifact.path, path).collect()
+        root = Path(artifact.root) if os.path.isdir(artifact.root) else path.resolve().parent
+        source = source_for(kind, text, artifact.path, path, root).collect()
     except DependencySourceError as exc:
         outcome = AuditOutcome()
         outcome.findings.append(finding("AS-DEP-004", analyzer=ANALYZER, detail=str(exc)))

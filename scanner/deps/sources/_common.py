@@ -47,6 +47,20 @@ def parse_toml(text: str, display: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DependencySourceError(f"{display}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise DependencySourceError(f"{display}: TOML nested too deeply") from None
+
+
+def parse_json(text: str, display: str) -> Any:
+    """Parse JSON; a syntax error or hostile nesting is a :class:`DependencySourceError` naming the file."""
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DependencySourceError(f"{display}: invalid JSON: {exc}") from None
+    except RecursionError:
+        raise DependencySourceError(f"{display}: JSON nested too deeply") from None
 
 
 def excerpt(text: str) -> str:
@@ -99,6 +113,7 @@ __all__ = [
     "exact_version",
     "excerpt",
     "from_pep508",
+    "parse_json",
     "parse_toml",
     "read_text",
 ]

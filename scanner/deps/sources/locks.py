@@ -6,7 +6,6 @@ version an advisory can match and are reported as such.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,7 +17,7 @@ from scanner.deps.interface import (
     SourceResult,
 )
 from scanner.deps.redaction import redact_dependency_text
-from scanner.deps.sources._common import parse_toml, read_text
+from scanner.deps.sources._common import parse_json, parse_toml, read_text
 from scanner.deps.sources._lockfile import MAX_LOCK_ENTRIES, hashes_of, package_entries
 
 
@@ -89,10 +88,7 @@ class PipfileLockSource(DependencySource):
         return cls(read_text(path, shown), shown)
 
     def collect(self) -> SourceResult:
-        try:
-            data: Any = json.loads(self.text)
-        except json.JSONDecodeError as exc:
-            raise DependencySourceError(f"{self.display}: invalid JSON: {exc}") from None
+        data: Any = parse_json(self.text, self.display)
         if not isinstance(data, dict):
             raise DependencySourceError(f"{self.display}: not a Pipfile.lock (top level is not an object)")
         deps: list[Dependency] = []

@@ -8,11 +8,11 @@ will be loaded with.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
-from scanner.deps.interface import Dependency, DependencySource, DependencySourceError, SourceResult
+from scanner.deps.interface import Dependency, DependencySource, SourceResult
+from scanner.deps.sources._common import parse_json
 
 CONFIG_VERSION_KEYS = {"transformers_version": "transformers"}
 """config.json keys holding the version of a package."""
@@ -57,10 +57,7 @@ class ConfigJsonSource(DependencySource):
         self.display = display
 
     def collect(self) -> SourceResult:
-        try:
-            data = json.loads(self.text)
-        except json.JSONDecodeError as exc:
-            raise DependencySourceError(f"{self.display}: invalid JSON: {exc}") from None
+        data = parse_json(self.text, self.display)
         deps: list[Dependency] = []
         if isinstance(data, dict):
             for key, package in sorted(CONFIG_VERSION_KEYS.items()):

@@ -149,23 +149,28 @@ class RequirementsSource(DependencySource):
         origin: str = "requirements",
         limits: RequirementsLimits | None = None,
         path: Path | None = None,
+        root: Path | None = None,
     ) -> None:
         """``base_dir`` is where relative includes are looked up (``None``: includes are not followed);
-        ``path`` is the file itself when it is on disk (an include cycle back to it is then cut)."""
+        ``path`` is the file itself when it is on disk (an include cycle back to it is then cut); includes
+        must resolve inside ``root`` (default ``base_dir``), so a hostile ``-r ../../home/u/.netrc`` cannot
+        pull a file of the scanning machine into the report."""
         self.text = text
         self.display = display
         self.base_dir = base_dir
         self.origin = origin
         self.limits = limits or RequirementsLimits()
         self.path = path.resolve() if path is not None else None
+        confine = root if root is not None else base_dir
+        self.root = confine.resolve() if confine is not None else None
 
     @classmethod
     def from_path(
-        cls, path: Path, display: str | None = None, origin: str = "requirements"
+        cls, path: Path, display: str | None = None, origin: str = "requirements", root: Path | None = None
     ) -> RequirementsSource:
-        """Read a requirements file from disk; includes are resolved beside it."""
+        """Read a requirements file from disk; includes are resolved beside it, inside ``root``."""
         shown = display or str(path)
-        return cls(read_text(path, shown), shown, path.resolve().parent, origin, path=path)
+        return cls(read_text(path, shown), shown, path.resolve().parent, origin, path=path, root=root)
 
     def collect(self) -> SourceResult:
         state = _State([], [], [self.display], {str(self.path)} if self.path else set())
@@ -325,6 +330,16 @@ class RequirementsSource(DependencySource):
             )
             return
         path = (base_dir / os.path.expanduser(target)).resolve()
+        if self.root is not None and not path.is_relative_to(self.root):
+            state.problems.append(
+                SourceProblem(
+                    "skipped",
+                    f"{where}: include {shown_target!r} leaves {self.root}; not read",
+                    display,
+                    number,
+                )
+            )
+            return
         key = str(path)
         if key in state.visited:
             return

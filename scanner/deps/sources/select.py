@@ -45,12 +45,15 @@ def kind_of(filename: str) -> str | None:
     return None
 
 
-def source_for(kind: str, text: str, display: str, path: Path | None = None) -> DependencySource:
+def source_for(
+    kind: str, text: str, display: str, path: Path | None = None, root: Path | None = None
+) -> DependencySource:
     """The source reading ``text`` of this kind; ``path`` (the file on disk, if it is one) lets
-    requirements includes be followed beside it."""
+    requirements includes be followed beside it, as long as they stay inside ``root`` (default: the
+    file's directory)."""
     if kind in ("requirements", "constraints"):
         base_dir = path.resolve().parent if path is not None else None
-        return RequirementsSource(text, display, base_dir, origin=kind, path=path)
+        return RequirementsSource(text, display, base_dir, origin=kind, path=path, root=root)
     if kind == "pyproject":
         return PyProjectSource(text, display)
     if kind == "pylock":
