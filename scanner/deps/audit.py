@@ -24,9 +24,13 @@ from scanner.deps.osv_store import VulnDbError, open_store
 from scanner.deps.services.ml_rules import MlRulesService
 from scanner.deps.services.offline import OfflineOsvService
 from scanner.model import Finding, Severity
-from scanner.rulebook import finding
+from scanner.rulebook import finding, get_rule
 
 ANALYZER = "deps"
+RECORDED_CAP = Severity.LOW
+"""Highest severity of a vulnerability found in a version recorded by an artifact (e.g. ONNX
+``producer_version``, config.json ``transformers_version``): benign models saved with an old framework must
+not fail a scan, while declared, locked and installed versions take the advisory's severity."""
 _MAX_LISTED = 20
 
 
@@ -113,11 +117,19 @@ def vulnerability_finding(dep: Dependency, advisory: Advisory, member: str | Non
     ).strip()
     if advisory.reference:
         detail += f" See {advisory.reference}"
+    severity = severity_of(advisory)
+    if dep.origin == "artifact":
+        # A recorded version is what the model was saved with, not what will load it: inform, do not fail.
+        severity = min(severity if severity is not None else get_rule(rule).severity, RECORDED_CAP)
+        detail = (
+            f"{detail} (Recorded in the artifact: the version it was saved with, not necessarily the one "
+            f"that will load it; severity capped at {RECORDED_CAP.label}.)"
+        )
     return finding(
         rule,
         analyzer=ANALYZER,
         member=member,
-        severity=severity_of(advisory),
+        severity=severity,
         title=f"Vulnerable dependency {dep.name} {dep.version}: {advisory.id}"
         if rule == "AS-DEP-001"
         else f"{dep.name} {dep.version} loads models by executing code: {advisory.id}",
