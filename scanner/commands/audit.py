@@ -7,7 +7,6 @@ import os
 import sys
 
 from scanner.commands._common import severity_arg, write_output
-from scanner.deps.osv_store import VulnDbError
 from scanner.policy import PolicyError, load_policy
 from scanner.report.json_report import JsonRenderer
 from scanner.report.text import TextRenderer
@@ -61,6 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from scanner.deps.audit import setup_services
+    from scanner.deps.osv_store import VulnDbError
     from scanner.deps.runner import AuditOptions, audit_paths
 
     if not args.paths and not args.env:

@@ -40,7 +40,7 @@ class DependencyFileAnalyzer(Analyzer):
     priority = 300
 
     def detect(self, probe: Probe) -> bool:
-        from scanner.deps.sources.select import kind_of
+        from scanner.deps.filenames import kind_of
 
         return kind_of(probe.name) is not None and probe.is_text()
 

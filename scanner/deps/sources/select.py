@@ -3,46 +3,14 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from scanner.deps.filenames import DEPENDENCY_KINDS, kind_of
 from scanner.deps.interface import DependencySource
 from scanner.deps.sources.locks import PipfileLockSource, PoetryLockSource, PyLockSource, UvLockSource
 from scanner.deps.sources.pyproject import PyProjectSource
 from scanner.deps.sources.recorded import ConfigJsonSource
 from scanner.deps.sources.requirements import RequirementsSource
-
-_REQUIREMENTS = re.compile(r"^(.*requirements.*|constraints.*)\.(txt|in)$", re.IGNORECASE)
-_PYLOCK = re.compile(r"^pylock(\.[^./\\]+)?\.toml$")
-_EXACT = {
-    "pyproject.toml": "pyproject",
-    "poetry.lock": "poetry.lock",
-    "uv.lock": "uv.lock",
-    "Pipfile.lock": "Pipfile.lock",
-}
-
-DEPENDENCY_KINDS = (
-    "requirements",
-    "constraints",
-    "pyproject",
-    "pylock",
-    "poetry.lock",
-    "uv.lock",
-    "Pipfile.lock",
-)
-"""Kinds of dependency declaration files (``config.json`` is an artifact, not a declaration)."""
-
-
-def kind_of(filename: str) -> str | None:
-    """The dependency-file kind of a base name, or ``None`` when it is not one."""
-    if filename in _EXACT:
-        return _EXACT[filename]
-    if _PYLOCK.match(filename):
-        return "pylock"
-    match = _REQUIREMENTS.match(filename)
-    if match:
-        return "constraints" if filename.lower().startswith("constraints") else "requirements"
-    return None
 
 
 def source_for(
@@ -67,3 +35,6 @@ def source_for(
     if kind == "config.json":
         return ConfigJsonSource(text, display)
     raise ValueError(f"unknown dependency file kind {kind!r}")
+
+
+__all__ = ["DEPENDENCY_KINDS", "kind_of", "source_for"]
