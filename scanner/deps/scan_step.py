@@ -49,4 +49,13 @@ def audit_recorded_libraries(report: ScanReport, vuln_db: str | None, policy: Po
             )
         )
     final = tuple(results)
-    return replace(report, results=final, verdict=compute_verdict(final, report.errors, report.fail_on))
+    extras = dict(report.extras)
+    if vuln_db is not None:
+        extras["dependency_audit"] = {
+            "services": setup.describe(),
+            "vulnerability_data": setup.vulnerability_data,
+            "notes": list(setup.notes),
+        }
+    return replace(
+        report, results=final, verdict=compute_verdict(final, report.errors, report.fail_on), extras=extras
+    )
