@@ -266,3 +266,20 @@ def test_recorded_libraries_step(index: str) -> None:
     assert audited.results[0].worst is Severity.LOW
     assert all("Recorded in the artifact" in f.detail for f in audited.results[0].findings)
     assert audited.verdict.exit_code == 0
+
+
+def test_audit_artifacts_records_library_versions(capsys: pytest.CaptureFixture[str]) -> None:
+    from scanner.engine import scan_artifact
+    from scanner.walk import list_artifacts
+
+    model = FIXTURES / "onnx-model"
+    scanned = scan_artifact(list_artifacts([str(model)]).artifacts[0], ScanOptions())
+    if not scanned.properties.get("libraries"):
+        pytest.skip("no analyzer on this branch records library versions of ONNX files")
+    code, doc = audit_json(capsys, str(model), "--artifacts")
+    assert code == 0  # recorded versions are capped at low
+    result = doc["artifacts"][0]
+    assert result["properties"]["libraries"] == {"torch": "2.5.1"}
+    assert [(f["rule_id"], f["severity"]) for f in result["findings"]] == [("AS-DEP-006", "low")]
+    code, doc = audit_json(capsys, str(model))
+    assert doc["artifacts"] == []  # without --artifacts only dependency files are read

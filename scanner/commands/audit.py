@@ -45,6 +45,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "this sends package names and versions",
     )
     p.add_argument(
+        "--artifacts",
+        action="store_true",
+        help="also scan the model files in directories for the library versions they record "
+        "(e.g. an ONNX producer version); as slow as a scan",
+    )
+    p.add_argument(
         "--json", metavar="FILE", help="write the JSON result (schema v1) to FILE, or '-' for stdout"
     )
     p.add_argument(
@@ -76,7 +82,13 @@ def run(args: argparse.Namespace) -> int:
     except VulnDbError as exc:
         print(f"artifact-scanner: vulnerability database error: {exc}", file=sys.stderr)
         return 2
-    options = AuditOptions(setup=setup, policy=policy, fail_on=args.fail_on, reproducible=args.reproducible)
+    options = AuditOptions(
+        setup=setup,
+        policy=policy,
+        fail_on=args.fail_on,
+        reproducible=args.reproducible,
+        artifacts=args.artifacts,
+    )
     report = audit_paths(list(args.paths), list(args.env), options)
     human_stream = sys.stderr if args.json == "-" else sys.stdout
     color = human_stream.isatty() and "NO_COLOR" not in os.environ

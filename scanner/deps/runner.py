@@ -4,7 +4,7 @@ every existing renderer (text, JSON, and later SARIF, HTML, BOM) shows the audit
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from scanner.deps.audit import ANALYZER, AuditOutcome, AuditSetup, audit_source
 from scanner.deps.interface import DependencySourceError, SourceResult
 from scanner.deps.sources._common import read_text
 from scanner.deps.sources.installed import InstalledSource
+from scanner.deps.sources.recorded import RecordedLibrariesSource
 from scanner.deps.sources.select import kind_of, source_for
 from scanner.engine import finalize_findings, timestamp
 from scanner.hashing import DirectoryEntry, HashError, directory_digest, hash_file
@@ -49,6 +50,8 @@ class AuditOptions:
     """Threshold; ``None`` takes the policy's."""
     reproducible: bool = False
     """Pin the timestamp."""
+    artifacts: bool = False
+    """Also scan the other files of directories for library versions they record (as slow as a scan)."""
 
     @property
     def threshold(self) -> Severity:
@@ -150,8 +153,24 @@ def audit_environment(path: str, options: AuditOptions) -> ScanResult:
     return _result(artifact, digests, "python-environment", outcome, options, source, errors)
 
 
+def audit_artifact(artifact: Artifact, options: AuditOptions) -> ScanResult | None:
+    """Scan a model file for the library versions it records and audit them (``None``: it records none)."""
+    from scanner.engine import ScanOptions, scan_artifact
+
+    scanned = scan_artifact(artifact, ScanOptions(policy=options.policy, reproducible=options.reproducible))
+    libraries = scanned.properties.get("libraries")
+    if not isinstance(libraries, dict) or not libraries:
+        return None
+    source = RecordedLibrariesSource(libraries, artifact.path).collect()
+    outcome = audit_source(source, options.setup, policy=False, note_finding=False)
+    outcome.not_analyzed.extend(f"scan of the artifact: {e.analyzer}: {e.message}" for e in scanned.errors)
+    result = _result(artifact, scanned.digests, scanned.format, outcome, options, source, [])
+    return replace(result, properties={**result.properties, "libraries": dict(libraries)})
+
+
 def audit_paths(paths: list[str], environments: list[str], options: AuditOptions) -> ScanReport:
-    """Audit files and directories (their dependency files and config.json) and environments."""
+    """Audit files and directories (their dependency files and config.json, and with
+    ``options.artifacts`` the versions other files record) and environments."""
     results: list[ScanResult] = []
     path_errors: list[PathError] = []
     for path in paths:
@@ -162,6 +181,10 @@ def audit_paths(paths: list[str], environments: list[str], options: AuditOptions
             kind = audited_kind(os.path.basename(artifact.relpath), explicit)
             if kind is not None:
                 results.append(audit_file(artifact, kind, options))
+            elif options.artifacts:
+                recorded = audit_artifact(artifact, options)
+                if recorded is not None:
+                    results.append(recorded)
     results.extend(audit_environment(env, options) for env in environments)
     final = tuple(results)
     threshold = options.threshold
