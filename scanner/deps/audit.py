@@ -132,7 +132,7 @@ def vulnerability_finding(dep: Dependency, advisory: Advisory, member: str | Non
         severity=severity,
         title=f"Vulnerable dependency {dep.name} {dep.version}: {advisory.id}"
         if rule == "AS-DEP-001"
-        else f"{dep.name} {dep.version} loads models by executing code: {advisory.id}",
+        else f"{dep.name} {dep.version}: model loader executes code ({advisory.id})",
         detail=detail,
         evidence=f"{dep.name}=={dep.version}",
         extra={
