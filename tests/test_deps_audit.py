@@ -283,3 +283,10 @@ def test_audit_artifacts_records_library_versions(capsys: pytest.CaptureFixture[
     assert [(f["rule_id"], f["severity"]) for f in result["findings"]] == [("AS-DEP-006", "low")]
     code, doc = audit_json(capsys, str(model))
     assert doc["artifacts"] == []  # without --artifacts only dependency files are read
+
+
+def test_cvss_vector_is_kept_for_reports(capsys: pytest.CaptureFixture[str], index: str) -> None:
+    _, doc = audit_json(capsys, str(FIXTURES / "scored" / "requirements.txt"), "--vuln-db", index)
+    by_id = {f["extra"].get("vulnerability_id"): f["extra"] for f in doc["artifacts"][0]["findings"]}
+    assert by_id["PYSEC-2023-221"]["cvss_vector"] == "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"
+    assert by_id["PYSEC-2022-42980"]["cvss_vector"] is None

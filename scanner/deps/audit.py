@@ -143,6 +143,7 @@ def vulnerability_finding(dep: Dependency, advisory: Advisory, member: str | Non
             "fixed_in": list(advisory.fixed_in),
             "affected_range": advisory.affected_range,
             "cvss_score": advisory.cvss_score,
+            "cvss_vector": advisory.cvss_vector,
             "purl": purl(dep),
             "source": dep.where,
             "service": advisory.service,
