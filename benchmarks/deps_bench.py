@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from scanner.deps.audit import AuditSetup, audit_source
-from scanner.deps.osv_store import OsvStore, import_records, iter_packages
+from scanner.deps.osv_store import OsvStore, import_records
 from scanner.deps.services.ml_rules import MlRulesService
 from scanner.deps.services.offline import OfflineOsvService
 from scanner.deps.sources.requirements import RequirementsSource
@@ -32,7 +32,7 @@ def main() -> None:
             f"({index.stat().st_size >> 10} KiB index)"
         )
 
-        packages = list(iter_packages(OsvStore(index)))
+        packages = list(OsvStore(index).packages())
         # 500 pins: every indexed package (old versions, so most match) topped up with unknown names.
         names = (packages + [f"not-vulnerable-{i}" for i in range(COUNT)])[:COUNT]
         versions = ["0.1", "1.0.0", "2.0", "1.13.0", "9.0.0"]

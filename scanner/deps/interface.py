@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 _NAME_SEPARATORS = re.compile(r"[-_.]+")
@@ -180,15 +180,3 @@ class VulnerabilityService(abc.ABC):
     def describe(self) -> str:
         """What data the service uses, for coverage notes (e.g. the database path and record count)."""
         return self.name
-
-
-@dataclass(frozen=True)
-class AuditInput:
-    """Everything gathered for one audited file or environment before services are asked."""
-
-    path: str
-    """Display path."""
-    kind: str
-    """The source kind (``requirements``, ``installed`` ...)."""
-    result: SourceResult = field(default_factory=lambda: SourceResult(()))
-    """What the source found."""

@@ -239,6 +239,13 @@ class OsvStore:
         )
         return StoredAdvisory(record, entry)
 
+    def packages(self) -> Iterator[str]:
+        """Every package name in the index, sorted (for benchmarks and diagnostics)."""
+        with self._lock:
+            rows = self._conn.execute("SELECT DISTINCT package FROM affected ORDER BY package").fetchall()
+        for (name,) in rows:
+            yield str(name)
+
     def close(self) -> None:
         """Close the connection."""
         self._conn.close()
@@ -294,11 +301,3 @@ def _fresh(index: Path, source: Path) -> bool:
     except sqlite3.Error:
         return False
     return meta.get("schema") == SCHEMA_VERSION and meta.get("fingerprint") == fingerprint(source)
-
-
-def iter_packages(store: OsvStore) -> Iterator[str]:
-    """Every package name in the index (for benchmarks and diagnostics)."""
-    with store._lock:
-        rows = store._conn.execute("SELECT DISTINCT package FROM affected ORDER BY package").fetchall()
-    for (name,) in rows:
-        yield str(name)
