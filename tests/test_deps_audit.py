@@ -290,3 +290,14 @@ def test_cvss_vector_is_kept_for_reports(capsys: pytest.CaptureFixture[str], ind
     by_id = {f["extra"].get("vulnerability_id"): f["extra"] for f in doc["artifacts"][0]["findings"]}
     assert by_id["PYSEC-2023-221"]["cvss_vector"] == "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:N/A:H"
     assert by_id["PYSEC-2022-42980"]["cvss_vector"] is None
+
+
+def test_explicit_non_dependency_file_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      ")
+    code, out, _ = run(capsys, "audit", str(weights))
+    assert code == 3 and "not a dependency file" in out
+    pins = tmp_path / "deps.txt"
+    pins.write_text("torch==2.6.0\n")
+    code, doc = audit_json(capsys, str(pins))
+    assert doc["artifacts"][0]["format"] == "requirements"

@@ -64,7 +64,7 @@ def audited_kind(name: str, named_explicitly: bool) -> str | None:
     kind = kind_of(name)
     if kind is None and name in CONFIG_NAMES:
         return "config.json"
-    if kind is None and named_explicitly:
+    if kind is None and named_explicitly and os.path.splitext(name)[1].lower() in (".txt", ".in", ""):
         return "requirements"
     return kind
 
@@ -185,6 +185,14 @@ def audit_paths(paths: list[str], environments: list[str], options: AuditOptions
                 recorded = audit_artifact(artifact, options)
                 if recorded is not None:
                     results.append(recorded)
+            elif explicit:
+                path_errors.append(
+                    PathError(
+                        artifact.path,
+                        f"{artifact.path}: not a dependency file (name it requirements*.txt, pyproject.toml, "
+                        "a lock file or config.json; use --artifacts for versions a model file records)",
+                    )
+                )
     results.extend(audit_environment(env, options) for env in environments)
     final = tuple(results)
     threshold = options.threshold
