@@ -57,6 +57,8 @@ class ScanOptions:
     """Pin timestamps (to ``SOURCE_DATE_EPOCH`` or the epoch)."""
     jobs: int = 1
     """Files scanned at once."""
+    vuln_db: str | None = None
+    """OSV records or index to audit dependency files and recorded library versions against."""
 
     @property
     def threshold(self) -> Severity:

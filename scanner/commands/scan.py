@@ -47,6 +47,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="pin timestamps (SOURCE_DATE_EPOCH or the epoch) for byte-identical output",
     )
+    # --- dependency audit (issue 7) ---
+    p.add_argument(
+        "--vuln-db",
+        metavar="PATH",
+        help="audit dependency files and recorded library versions against these OSV records or index",
+    )
+    # --- end dependency audit ---
     p.set_defaults(func=run)
 
 
@@ -63,10 +70,26 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         deep_secrets=args.deep,
         reproducible=args.reproducible,
+        vuln_db=args.vuln_db,
     )
+    # --- dependency audit (issue 7): check the database first, audit recorded versions after ---
+    from scanner.deps.osv_store import VulnDbError, open_store
+
+    if args.vuln_db is not None:
+        try:
+            open_store(args.vuln_db)
+        except VulnDbError as exc:
+            print(f"artifact-scanner: vulnerability database error: {exc}", file=sys.stderr)
+            return 2
+    # --- end dependency audit ---
     total = sum(a.size for a in list_artifacts(args.paths).artifacts) if sys.stderr.isatty() else 0
     with progress_bar(total, "scanning") as progress:
         report = scan_paths(args.paths, options, progress)
+    # --- dependency audit (issue 7) ---
+    from scanner.deps.scan_step import audit_recorded_libraries
+
+    report = audit_recorded_libraries(report, args.vuln_db, policy)
+    # --- end dependency audit ---
     human_stream = sys.stderr if args.json == "-" else sys.stdout
     color = human_stream.isatty() and "NO_COLOR" not in os.environ
     human_stream.write(TextRenderer(color=color).render(report))

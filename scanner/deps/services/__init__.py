@@ -1,0 +1,1 @@
+"""Vulnerability services, each a :class:`~scanner.deps.interface.VulnerabilityService`."""
