@@ -144,12 +144,12 @@ class GgufReader:
     def _length(self, what: str, minimum_item: int, limit: int) -> int:
         at = self.cur.pos
         n = int(self.cur.unpack(self._count_fmt))
-        if n > limit:
-            raise GgufLimit(at, f"{what} claims {n} entries, over the limit of {limit}")
         if n * minimum_item > self.cur.remaining():
             raise GgufError(
                 at, f"{what} claims {n} entries, more than the {self.cur.remaining()} bytes left hold"
             )
+        if n > limit:
+            raise GgufLimit(at, f"{what} claims {n} entries, over the limit of {limit}")
         return n
 
     def string(self, keep: int = MAX_STRING_KEPT) -> tuple[str, bool]:
