@@ -1,0 +1,129 @@
+"""Keras v3 ``.keras`` archives: a zip holding ``config.json``, ``metadata.json`` and the weights.
+
+Claims the zip before the generic archive analyzer (higher priority), judges the model configuration,
+and hands every member back to the engine (weights ``.h5``, assets) so nothing inside goes unscanned.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+
+from scanner.formats.interface import AnalysisContext, Analyzer, Probe, spool
+from scanner.formats.keras_config import judge_config
+from scanner.model import Finding
+from scanner.rulebook import finding
+
+NAME = "keras"
+
+
+def _unsafe_name(name: str) -> bool:
+    parts = name.replace("\\", "/").split("/")
+    return name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":") or ".." in parts
+
+
+class KerasArchiveAnalyzer(Analyzer):
+    """Zip archives whose directory lists ``config.json`` and ``metadata.json`` or ``model.weights.h5``."""
+
+    name = NAME
+    format = "keras"
+    priority = 300
+
+    def detect(self, probe: Probe) -> bool:
+        if probe.head[:4] != b"PK\x03\x04":
+            return False
+        listing = probe.head + probe.tail
+        return b"config.json" in listing and (b"metadata.json" in listing or b"model.weights.h5" in listing)
+
+    def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
+        ctx.set_property("framework", "keras")
+        with ctx.open() as stream:
+            try:
+                archive = zipfile.ZipFile(stream)
+            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+                yield finding("AS-GEN-005", analyzer=NAME, detail=f"not a readable zip: {exc}")
+                return
+            with archive:
+                yield from self._members(ctx, archive)
+
+    def _read_small(
+        self, ctx: AnalysisContext, archive: zipfile.ZipFile, info: zipfile.ZipInfo
+    ) -> bytes | None:
+        cap = ctx.limits.max_structure_bytes
+        if info.file_size > cap:
+            return None
+        with archive.open(info) as member:
+            data = member.read(cap + 1)
+        return data if len(data) <= cap else None
+
+    def _members(self, ctx: AnalysisContext, archive: zipfile.ZipFile) -> Iterator[Finding]:
+        limits = ctx.limits
+        infos = archive.infolist()
+        names = [i.filename for i in infos]
+        for dup in sorted({n for n in names if names.count(n) > 1}):
+            yield finding(
+                "AS-GEN-005",
+                analyzer=NAME,
+                member=ctx.child_member(dup),
+                detail=f"member {dup!r} appears more than once; loaders may read either copy",
+            )
+        for info in infos:
+            member = ctx.child_member(info.filename)
+            if _unsafe_name(info.filename):
+                yield finding(
+                    "AS-KER-005",
+                    analyzer=NAME,
+                    member=member,
+                    evidence=info.filename,
+                    detail=f"member name {info.filename!r} is absolute or climbs with '..'",
+                )
+            if info.is_dir():
+                continue
+            ratio = info.file_size / info.compress_size if info.compress_size else 0
+            if info.file_size > limits.max_member_bytes or ratio > limits.max_ratio:
+                ctx.not_analyzed(member, "member over the size or ratio limit")
+                yield finding(
+                    "AS-GEN-004",
+                    analyzer=NAME,
+                    member=member,
+                    detail=f"{info.file_size} bytes (ratio {ratio:.0f}) exceed the member limits",
+                )
+                continue
+            if info.filename in ("config.json", "metadata.json"):
+                yield from self._json(ctx, archive, info, member)
+            try:
+                with archive.open(info) as source:
+                    spooled, size, truncated = spool(source, limits, info.file_size)
+            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+                yield finding("AS-GEN-005", analyzer=NAME, member=member, detail=f"member unreadable: {exc}")
+                continue
+            with spooled:
+                if truncated:
+                    yield finding(
+                        "AS-GEN-005",
+                        analyzer=NAME,
+                        member=member,
+                        detail="member inflates beyond its declared size",
+                    )
+                yield from ctx.scan_member(info.filename, spooled, size)  # type: ignore[arg-type]
+
+    def _json(
+        self, ctx: AnalysisContext, archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str
+    ) -> Iterator[Finding]:
+        raw = self._read_small(ctx, archive, info)
+        if raw is None:
+            yield finding(
+                "AS-GEN-004", analyzer=NAME, member=member, detail="configuration too large to judge"
+            )
+            return
+        try:
+            document = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            yield finding("AS-KER-004", analyzer=NAME, member=member, detail=f"{info.filename}: {exc}")
+            return
+        if info.filename == "metadata.json":
+            if isinstance(document, dict) and isinstance(document.get("keras_version"), str):
+                ctx.set_property("libraries", {"keras": document["keras_version"][:50]})
+            return
+        yield from judge_config(document, NAME, "config.json", member)
