@@ -240,3 +240,76 @@ def _varint(n: int) -> bytes:
         out.append(b | (0x80 if n else 0))
         if not n:
             return bytes(out)
+
+
+def _external_model(model_dir: Path, entries: list[tuple[str, str | None, str | None]]) -> Path:
+    """A model with one float32[4] tensor per (location, offset, length) entry."""
+    tensors = []
+    for i, (location, offset, length) in enumerate(entries):
+        t = TensorProto(name=f"W{i}", data_type=TensorProto.FLOAT, dims=[4], data_location=TensorProto.EXTERNAL)
+        t.external_data.add(key="location", value=location)
+        if offset is not None:
+            t.external_data.add(key="offset", value=offset)
+        if length is not None:
+            t.external_data.add(key="length", value=length)
+        tensors.append(t)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["W0"], ["y"])],
+        "g",
+        [],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])],
+        initializer=tensors,
+    )
+    path = model_dir / "model.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    return path
+
+
+def test_external_data_beyond_2_gib_is_range_checked(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A >2 GB model keeps its tensors in an external file (sparse here): offsets past 2**31 work."""
+    big = 3 << 30
+    with open(tmp_path / "weights.bin", "wb") as f:
+        f.truncate(big)
+    last = str(big - 16)
+    path = _external_model(tmp_path, [("weights.bin", last, "16"), ("weights.bin", str(big), "16")])
+    code, doc = scan(run_cli, path)
+    art = only_artifact(doc)
+    assert code == 1
+    (f,) = with_rule(art, "AS-ONX-007")
+    assert f["severity"] == "medium"
+    assert f["detail"] == (
+        f"graph initializer tensor 'W1': external data bytes {big}..{big + 16} lie beyond the end of "
+        f"'weights.bin' ({big} bytes)"
+    )
+    assert art["properties"]["external_data_bytes"] == 32
+
+
+def test_external_data_whole_range_inside_passes(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "weights.bin").write_bytes(bytes(32))
+    path = _external_model(tmp_path, [("weights.bin", "0", "16"), ("weights.bin", "16", None)])
+    code, doc = scan(run_cli, path)
+    art = only_artifact(doc)
+    assert code == 0 and with_rule(art, "AS-ONX-007") == []
+
+
+@pytest.mark.parametrize(
+    ("offset", "length", "detail"),
+    [
+        ("-16", "16", "external data offset '-16' is not a byte count"),
+        ("0", "0x10", "external data length '0x10' is not a byte count"),
+        ("0", "12", "external data length 12 differs from the 16 bytes its shape and type need"),
+    ],
+)
+def test_external_data_bad_ranges(run_cli, tmp_path: Path, offset: str, length: str, detail: str) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "weights.bin").write_bytes(bytes(16))
+    code, doc = scan(run_cli, _external_model(tmp_path, [("weights.bin", offset, length)]))
+    (f,) = with_rule(only_artifact(doc), "AS-ONX-007")
+    assert code == 1
+    assert f["detail"] == f"graph initializer tensor 'W0': {detail}"
+
+
+def test_missing_external_file_is_noted(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, doc = scan(run_cli, _external_model(tmp_path, [("gone.bin", "0", "16")]))
+    (f,) = with_rule(only_artifact(doc), "AS-ONX-006")
+    assert code == 0
+    assert f["detail"] == "1 tensor(s) read from external file 'gone.bin' (not found beside the model)"
