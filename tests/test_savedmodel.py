@@ -51,3 +51,23 @@ def test_truncated_saved_model_is_malformed(run_cli) -> None:  # type: ignore[no
     assert code == 1 and f["severity"] == "medium"
     assert "field 2 claims" in f["detail"]
     assert art["errors"] == []
+
+
+def test_benign_keras_metadata_passes(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, doc = scan(run_cli, TF / "benign" / "keras_metadata.pb")
+    art = only_artifact(doc)
+    assert code == 0, art["findings"]
+    assert art["format"] == "keras-savedmodel-metadata"
+    assert art["findings"] == [] and art["errors"] == []
+    assert art["properties"]["keras_objects"] == 2
+
+
+def test_lambda_in_tf_keras_saved_model_metadata(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, doc = scan(run_cli, TF / "keras_lambda" / "keras_metadata.pb")
+    art = only_artifact(doc)
+    assert code == 1
+    # The model's JSON repeats the layer's: reported once.
+    (f,) = with_rule(art, "AS-KER-001")
+    assert f["severity"] == "critical"
+    assert "keras_metadata root (_tf_keras_sequential) config.layers[1] (Lambda 'lambda')" in f["detail"]
+    assert set(f["extra"]["call_chain"]) == {"__import__", "os", "system"}
