@@ -125,3 +125,19 @@ def test_deeply_nested_config_is_a_limit_finding(run_cli) -> None:  # type: igno
     assert art["errors"] == []
     details = [f["detail"] for f in with_rule(art, "AS-GEN-004")]
     assert "config.json: JSON nested too deeply" in details
+
+
+def test_registered_names_of_keras_packages_are_not_custom() -> None:
+    from scanner.formats.keras_config import judge_config
+
+    config = {
+        "class_name": "Functional",
+        "config": {
+            "layers": [
+                {"class_name": "GemmaBackbone", "registered_name": "keras_hub>GemmaBackbone", "config": {}},
+                {"class_name": "Scale", "registered_name": "acme>Scale", "config": {}},
+            ]
+        },
+    }
+    findings = list(judge_config(config, "keras", "config.json"))
+    assert [(f.rule_id, f.evidence) for f in findings] == [("AS-KER-002", "acme>Scale")]
