@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe, spool
@@ -16,6 +17,8 @@ from scanner.model import Finding
 from scanner.rulebook import finding
 
 NAME = "keras"
+_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
+"""What reading a damaged member raises (bad CRC, broken deflate stream, unsupported method)."""
 
 
 def _unsafe_name(name: str) -> bool:
@@ -41,7 +44,7 @@ class KerasArchiveAnalyzer(Analyzer):
         with ctx.open() as stream:
             try:
                 archive = zipfile.ZipFile(stream)
-            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            except _MEMBER_ERRORS as exc:
                 yield finding("AS-GEN-005", analyzer=NAME, detail=f"not a readable zip: {exc}")
                 return
             with archive:
@@ -95,7 +98,7 @@ class KerasArchiveAnalyzer(Analyzer):
             try:
                 with archive.open(info) as source:
                     spooled, size, truncated = spool(source, limits, info.file_size)
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+            except _MEMBER_ERRORS as exc:
                 yield finding("AS-GEN-005", analyzer=NAME, member=member, detail=f"member unreadable: {exc}")
                 continue
             with spooled:
@@ -111,7 +114,11 @@ class KerasArchiveAnalyzer(Analyzer):
     def _json(
         self, ctx: AnalysisContext, archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str
     ) -> Iterator[Finding]:
-        raw = self._read_small(ctx, archive, info)
+        try:
+            raw = self._read_small(ctx, archive, info)
+        except _MEMBER_ERRORS as exc:
+            yield finding("AS-GEN-005", analyzer=NAME, member=member, detail=f"member unreadable: {exc}")
+            return
         if raw is None:
             yield finding(
                 "AS-GEN-004", analyzer=NAME, member=member, detail="configuration too large to judge"
