@@ -386,3 +386,46 @@ def test_secret_in_a_string_attribute(run_cli, tmp_path: Path) -> None:  # type:
     assert code == 1
     assert f["detail"] == "github-token in graph/Identity(id) attribute 'note'"
     assert token not in str(doc)
+
+
+def _python_op_model() -> onnx.ModelProto:
+    graph = helper.make_graph(
+        [helper.make_node("PythonOp", ["x"], ["y"], domain="com.microsoft", name="py")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+
+
+@pytest.mark.parametrize("first", ["doc_string", "metadata_props", "functions"])
+def test_large_first_field_does_not_hide_the_model(run_cli, tmp_path: Path, first: str) -> None:  # type: ignore[no-untyped-def]
+    """Protobuf fields may come in any order: a 100 KB field before ir_version must not evade detection."""
+    filler = onnx.ModelProto()
+    if first == "doc_string":
+        filler.doc_string = "model card. " * 10_000
+    elif first == "metadata_props":
+        filler.metadata_props.add(key="notes", value="x" * 100_000)
+    else:
+        body = [helper.make_node("Relu", ["a"], ["b"], doc_string="y" * 100_000)]
+        filler.functions.append(helper.make_function("acme", "F", ["a"], ["b"], body, []))
+    data = filler.SerializeToString() + _python_op_model().SerializeToString()
+    # onnx (like the runtimes) parses the reordered bytes as one model.
+    parsed = onnx.load_model_from_string(data)
+    assert parsed.ir_version and parsed.graph.node[0].op_type == "PythonOp"
+    path = tmp_path / "reordered.bin"
+    path.write_bytes(data)
+    code, doc = scan(run_cli, path)
+    art = only_artifact(doc)
+    assert art["format"] == "onnx"
+    (f,) = with_rule(art, "AS-ONX-004")
+    assert code == 1 and f["evidence"] == "com.microsoft::PythonOp"
+
+
+def test_large_text_file_is_not_taken_for_onnx(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "notes.txt"
+    path.write_text("2" + "é" * 60_000 + "\\n")
+    _, doc = scan(run_cli, path)
+    assert only_artifact(doc)["format"] != "onnx"
