@@ -126,7 +126,11 @@ def test_python_ops_are_critical_and_domains_low(run_cli) -> None:  # type: igno
     (py,) = with_rule(art, "AS-ONX-004")
     assert py["severity"] == "critical"
     assert py["evidence"] == "com.microsoft::PythonOp"
-    assert "node graph/PythonOp(py)" in py["detail"]
+    assert py["detail"] == (
+        "node graph/PythonOp(py) is operator com.microsoft::PythonOp, which runs Python code "
+        "(func_name='evil.Function', input_convention='d')"
+    )
+    assert py["extra"]["attributes"] == {"func_name": "evil.Function", "input_convention": "d"}
     domains = {f["evidence"]: f for f in with_rule(art, "AS-ONX-003")}
     assert set(domains) == {"com.microsoft", "com.example.ops"}
     assert all(f["severity"] == "low" for f in domains.values())

@@ -329,18 +329,35 @@ class _Walk:
         if domain not in onnx_rules().standard_domains:
             self.stats.domains.setdefault(domain, set()).add(op_type)
         if is_python_op(domain, op_type):
+            named = self._string_attributes(attributes)
+            shown = ", ".join(f"{k}={v!r}" for k, v in named.items())
             self.findings.append(
                 finding(
                     "AS-ONX-004",
                     analyzer=NAME,
                     offset=f.offset,
-                    detail=f"node {where} is operator {domain}::{op_type}, which runs Python code",
+                    detail=f"node {where} is operator {domain}::{op_type}, which runs Python code"
+                    + (f" ({shown})" if shown else ""),
                     evidence=f"{domain}::{op_type}",
-                    extra={"module": domain, "qualname": op_type},
+                    extra={"module": domain, "qualname": op_type, "attributes": named},
                 )
             )
         for g in attributes:
             self.attribute(g, where, depth)
+
+    def _string_attributes(self, attributes: list[Field]) -> dict[str, str]:
+        """``name: value`` of the string attributes of a node (what a Python op calls), bounded."""
+        out: dict[str, str] = {}
+        for f in attributes[:20]:
+            name = value = None
+            for g in self.src.fields(f.offset, f.end):
+                if g.wire == LEN and g.number == 1:
+                    name = self._text(g)[:100]
+                elif g.wire == LEN and g.number == 4:
+                    value = self.src.text(g, 300)[0]
+            if name is not None and value is not None:
+                out[name] = value
+        return out
 
     def attribute(self, f: Field, where: str, depth: int) -> None:
         name = ""
