@@ -43,8 +43,11 @@ def check_name(ctx: AnalysisContext, analyzer: str, name: str) -> Iterator[Findi
 def check_link(
     ctx: AnalysisContext, analyzer: str, name: str, target: str, kind: str = "symlink"
 ) -> Iterator[Finding]:
-    """AS-ARC-002 when a link member at ``name`` resolves outside the archive."""
-    if link_escapes(name, target):
+    """AS-ARC-002 when a link member at ``name`` resolves outside the archive.
+
+    A symlink's target is relative to the link's directory; a hard link's to the archive root.
+    """
+    if link_escapes("" if kind == "hard link" else name, target):
         yield finding(
             "AS-ARC-002",
             analyzer=analyzer,
