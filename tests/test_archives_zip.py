@@ -270,3 +270,23 @@ def test_link_escapes() -> None:
     assert not link_escapes("a/b", "../x")
     assert link_escapes("a", "/etc/passwd")
     assert not link_escapes("a/b/c", "d/../../e")
+
+
+def test_tensor_storages_not_misread_by_weak_detectors(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with zipfile.ZipFile(ARC / "torch_state_dict.pt") as src:
+        entries = [(i.filename.replace("torch_state_dict/", "ck/"), src.read(i)) for i in src.infolist()]
+    # Raw float bytes that happen to look like a safetensors header length + '{', and a storage that
+    # is really a gzip stream (content detection still decides for those).
+    looks_like_header = (16).to_bytes(8, "little") + b"{" + bytes(range(1, 200)) * 40
+    entries += [("ck/data/90", looks_like_header), ("ck/data/91", __import__("gzip").compress(b"x" * 100))]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries:
+            zf.writestr(name, data)
+    path = tmp_path / "ck.pt"
+    path.write_bytes(buf.getvalue())
+    code, art = scan(run_cli, path)
+    assert art["format"] == "pytorch-zip"
+    assert code == 0, art["findings"]
+    assert "tensor-storage:ck/data/90" in art["coverage"]["analyzed"]
+    assert "gzip:ck/data/91" in art["coverage"]["analyzed"]

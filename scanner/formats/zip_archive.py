@@ -44,8 +44,10 @@ from scanner.rulebook import finding
 
 NAME = "zip"
 CRC_CHECK_MAX = 16 << 20
-"""Stored members up to this size have their CRC verified (larger ones are tensor payloads, where a
-CRC pass would cost as much as hashing them again; compressed members are always verified)."""
+"""Stored members up to this size have their CRC verified (larger ones are payloads where a CRC pass
+would cost as much as hashing them again; compressed members are always verified). Tensor storages of
+PyTorch archives (``<prefix>/data/<n>``) are raw weights, read by PyTorch without any CRC check, and are
+not verified either: on a checkpoint of small tensors that would double the cost of a scan."""
 LINK_TARGET_MAX = 4096
 """Longest symlink target read."""
 
@@ -58,6 +60,11 @@ _PROBLEM_RULES = {
     "header_mismatch": "AS-ARC-005",
     "flags": "AS-ARC-006",
 }
+_STORAGE_NAME = re.compile(r"(?:^|/)data/\d+$")
+_NOT_RAW = (
+    b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c", b"\x93NUMPY"
+)  # fmt: skip
+"""Signatures of containers that are never raw tensor bytes."""
 _LOCAL_NAME = re.compile(rb"PK\x03\x04.{22}(..)..", re.DOTALL)
 
 
@@ -174,8 +181,10 @@ class ZipAnalyzer(Analyzer):
             )
         spans: list[tuple[int, int, str]] = []
         code: list[str] = []
+        storages = kind in ("pytorch-zip", "torchscript")
+        listing = code if kind == "torchscript" else None
         for entry in directory.entries:
-            yield from self._entry(ctx, stream, entry, spans, code if kind == "torchscript" else None)
+            yield from self._entry(ctx, stream, entry, spans, listing, storages)
         for first, second in _span_overlaps(spans):
             yield finding(
                 "AS-ARC-008",
@@ -193,6 +202,7 @@ class ZipAnalyzer(Analyzer):
         entry: ZipEntry,
         spans: list[tuple[int, int, str]],
         code: list[str] | None,
+        storages: bool,
     ) -> Iterator[Finding]:
         member = ctx.child_member(entry.name)
         yield from check_name(ctx, self.name, entry.name)
@@ -222,7 +232,8 @@ class ZipAnalyzer(Analyzer):
             yield from self._symlink(ctx, stream, entry, local)
             return
         if entry.method == STORED:
-            yield from self._stored(ctx, stream, entry, local, code)
+            skip_crc = storages and _STORAGE_NAME.search(entry.name) is not None
+            yield from self._stored(ctx, stream, entry, local, code, skip_crc)
         else:
             yield from self._compressed(ctx, stream, entry, local, code)
 
@@ -244,6 +255,7 @@ class ZipAnalyzer(Analyzer):
         entry: ZipEntry,
         local: LocalHeader,
         code: list[str] | None,
+        skip_crc: bool,
     ) -> Iterator[Finding]:
         member = ctx.child_member(entry.name)
         size = entry.compressed_size
@@ -259,7 +271,7 @@ class ZipAnalyzer(Analyzer):
             yield limit
             return
         with window(stream, local.data_offset, size) as view:
-            if size <= CRC_CHECK_MAX and entry.size == size:
+            if size <= CRC_CHECK_MAX and entry.size == size and not skip_crc:
                 crc = crc_of(view, size)
                 if crc != entry.crc:
                     yield self._crc(member, entry, crc)
@@ -387,23 +399,27 @@ class NpzAnalyzer(ZipAnalyzer):
         return probe.head[:4] == LOCAL_SIG and _first_local_name(probe.head).endswith(b".npy")
 
 
-_STORAGE_NAME = re.compile(r"(?:^|/)data/\d+$")
-
-
 class TensorStorageAnalyzer(Analyzer):
-    """Raw tensor storages of a PyTorch zip (``<prefix>/data/<n>``) that no content analyzer claimed.
+    """Raw tensor storages of a PyTorch archive (members named ``<prefix>/data/<n>``).
 
-    The lowest priority: any analyzer recognising the content (a pickle hidden under a storage name)
-    claims it first. What is left is tensor bytes, which need no analysis; claiming them keeps a
-    checkpoint with thousands of tensors from listing each as not analyzed.
+    PyTorch reads these as raw bytes and never interprets them. Detectors of other formats that look
+    at a few bytes (a ``{`` at offset 8, a protobuf-like start) claim about one random storage in 300,
+    which would turn every large benign checkpoint into a malformed-file finding; so storages are
+    claimed first, by name and content together. Content that could be anything but raw numbers (a
+    pickle protocol marker, a zip/gzip/bzip2/xz/7z/NumPy signature, text) is left to content detection.
     """
 
     name = "tensor-storage"
     format = "tensor-data"
-    priority = 1
+    priority = 290
 
     def detect(self, probe: Probe) -> bool:
-        return _STORAGE_NAME.search(probe.name) is not None and not probe.is_text()
+        if _STORAGE_NAME.search(probe.name) is None or probe.is_text():
+            return False
+        head = probe.head
+        if head[:1] == b"\x80" and head[1:2] in b"\x02\x03\x04\x05":
+            return False
+        return not head.startswith(_NOT_RAW)
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         return iter(())
