@@ -290,3 +290,16 @@ def test_tensor_storages_not_misread_by_weak_detectors(run_cli, tmp_path: Path) 
     assert code == 0, art["findings"]
     assert "tensor-storage:ck/data/90" in art["coverage"]["analyzed"]
     assert "gzip:ck/data/91" in art["coverage"]["analyzed"]
+
+
+def test_torch_zip_label_when_data_pkl_is_not_first(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with zipfile.ZipFile(ARC / "torch_state_dict.pt") as src:
+        entries = [(i.filename, src.read(i)) for i in reversed(src.infolist())]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in entries:
+            zf.writestr(name, data)
+    path = tmp_path / "reordered.pt"
+    path.write_bytes(buf.getvalue())
+    _, art = scan(run_cli, path)
+    assert art["format"] == "pytorch-zip"

@@ -246,12 +246,16 @@ class XzAnalyzer(CompressedStreamAnalyzer):
 
 
 class LzmaAloneAnalyzer(CompressedStreamAnalyzer):
-    """Legacy ``.lzma`` ("alone") streams, as joblib's lzma compressor writes them."""
+    """Legacy ``.lzma`` ("alone") streams.
+
+    Low priority: an LZMA-alone or zlib stream whose content starts a pickle (joblib's compressors) is
+    claimed first by the pickle family's own decompressing analyzer; these take every other content.
+    """
 
     name = "lzma"
     format = "lzma"
     codec = "lzma"
-    priority = 130
+    priority = 50
 
     def detect(self, probe: Probe) -> bool:
         head = probe.head
@@ -277,7 +281,7 @@ class ZlibAnalyzer(CompressedStreamAnalyzer):
     name = "zlib"
     format = "zlib"
     codec = "zlib"
-    priority = 130
+    priority = 50
 
     def detect(self, probe: Probe) -> bool:
         head = probe.head

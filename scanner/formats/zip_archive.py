@@ -65,6 +65,7 @@ _NOT_RAW = (
     b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c", b"\x93NUMPY"
 )  # fmt: skip
 """Signatures of containers that are never raw tensor bytes."""
+_DATA_PKL = re.compile(rb"PK\x01\x02.{42}(?:[^\x00-\x1f]*/)?data\.pkl", re.DOTALL)
 _LOCAL_NAME = re.compile(rb"PK\x03\x04.{22}(..)..", re.DOTALL)
 
 
@@ -364,12 +365,14 @@ class PyTorchZipAnalyzer(ZipAnalyzer):
     priority = 260
 
     def detect(self, probe: Probe) -> bool:
+        if probe.head[:4] != LOCAL_SIG:
+            return False
         first = _first_local_name(probe.head)
-        return (
-            probe.head[:4] == LOCAL_SIG
-            and (first == b"data.pkl" or first.endswith(b"/data.pkl"))
-            and b"version" in (probe.tail or probe.head)
-        )
+        listing = probe.tail or probe.head
+        if first == b"data.pkl" or first.endswith(b"/data.pkl"):
+            return b"version" in listing
+        # Written by another tool: the directory in the tail lists data.pkl and version.
+        return _DATA_PKL.search(listing) is not None and b"version" in listing
 
 
 class TorchScriptAnalyzer(ZipAnalyzer):
