@@ -141,10 +141,8 @@ class SevenZipAnalyzer(Analyzer):
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         import py7zr
-        from py7zr.exceptions import ArchiveError
 
         limits = ctx.limits
-        errors = (ArchiveError, py7zr.Bad7zFile, OSError, ValueError, EOFError, KeyError, IndexError)
         with ctx.open() as stream:
             try:
                 archive = py7zr.SevenZipFile(stream, mode="r")
@@ -154,8 +152,12 @@ class SevenZipAnalyzer(Analyzer):
                 )
                 ctx.not_analyzed(ctx.member, "encrypted 7z archive")
                 return
-            except errors as exc:
-                yield finding("AS-GEN-005", analyzer=self.name, detail=f"7z archive unreadable: {exc}")
+            except Exception as exc:  # py7zr's header parsing raises many types (LZMAError, struct ...)
+                yield finding(
+                    "AS-GEN-005",
+                    analyzer=self.name,
+                    detail=f"7z archive unreadable: {type(exc).__name__}: {exc}",
+                )
                 return
             with archive:
                 infos = archive.list()
