@@ -24,8 +24,9 @@ from scanner.model import Artifact, ScanResult
 if TYPE_CHECKING:
     from scanner.engine import ScanOptions
 
-PROCESS_MIN_FILES = 48
-"""``auto`` uses processes from this many files on (below, start-up costs more than it saves)."""
+PROCESS_MIN_FILES = 1000
+"""``auto`` uses processes from this many files on: starting warm workers costs about half a second, the
+analysis of a small file about a millisecond, so below this threads (or one core) finish first."""
 MAX_BATCH = 32
 """Most files sent to a worker process at once."""
 
@@ -54,7 +55,7 @@ def _context() -> multiprocessing.context.BaseContext:
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["scanner.engine"])
+        ctx.set_forkserver_preload(["scanner._worker_preload"])
         return ctx
     return multiprocessing.get_context("spawn")
 
