@@ -4,6 +4,7 @@ byte-identical reproducible output."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -168,3 +169,25 @@ def test_sarif_uri_of_a_hostile_name_is_encoded(run_cli, tmp_path: Path) -> None
     validate_sarif(sarif)
     uri = sarif["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
     assert uri.startswith("file:///") and uri.endswith("/drop/we%20ird%23%22%3Cx%3E.safetensors")
+
+
+def test_undecodable_and_control_characters_in_names(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d = tmp_path / "drop"
+    d.mkdir()
+    raw = os.path.join(os.fsencode(d), b"bad\xff\x1b[31mred\xe2\x80\xaeslm.safetensors")
+    shutil.copy(LEAKY, raw)
+    out = {ext: tmp_path / f"r.{ext}" for ext in ("json", "sarif", "html")}
+    r = run_cli("scan", str(d), *(x for ext, p in out.items() for x in (f"--{ext}", str(p))))
+    assert r.code == 1
+    # the terminal never receives a raw escape or bidi override from a file name
+    assert "\x1b" not in r.out and "\u202e" not in r.out
+    assert "bad\\xff\\x1b[31mred\\u202eslm.safetensors" in r.out
+    doc = json.loads(out["json"].read_text(encoding="utf-8"))
+    validate_json(doc)
+    assert doc["artifacts"][0]["relpath"] == "bad\\xff\x1b[31mred\u202eslm.safetensors"
+    sarif = json.loads(out["sarif"].read_text(encoding="utf-8"))
+    validate_sarif(sarif)
+    uri = sarif["runs"][0]["artifacts"][0]["location"]["uri"]
+    assert uri.endswith("/drop/bad%FF%1B%5B31mred%E2%80%AEslm.safetensors")
+    html_text = out["html"].read_text(encoding="utf-8")
+    assert "bad\\xff\\x1b[31mred\\u202eslm.safetensors" in html_text and "\x1b" not in html_text

@@ -18,6 +18,7 @@ import jinja2
 from scanner import __version__
 from scanner.fingerprint import finding_fingerprint
 from scanner.model import Finding, ScanReport, ScanResult, Severity
+from scanner.report._safe import encodable_tree, printable
 from scanner.report.interface import Renderer
 from scanner.rulebook import all_rules
 from scanner.secret_scan import redact_tree
@@ -143,7 +144,7 @@ def report_view(report: ScanReport) -> dict[str, Any]:
         "not_analyzed": not_analyzed,
         "baseline": report.extras.get("baseline"),
     }
-    redacted: dict[str, Any] = redact_tree(view)
+    redacted: dict[str, Any] = redact_tree(encodable_tree(view, printable))
     return redacted
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from scanner import __version__
 from scanner.fingerprint import finding_fingerprint
 from scanner.model import Artifact, Digests, Finding, ScanReport, ScanResult, Severity
+from scanner.report._safe import encodable_tree
 from scanner.report.interface import Renderer
 
 SCHEMA_VERSION = 1
@@ -115,4 +116,7 @@ class JsonRenderer(Renderer):
     name = "json"
 
     def render(self, report: ScanReport) -> str:
-        return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+        return (
+            json.dumps(encodable_tree(report_to_dict(report)), indent=2, ensure_ascii=False, sort_keys=False)
+            + "\n"
+        )

@@ -26,6 +26,7 @@ from urllib.parse import quote
 from scanner import __version__
 from scanner.fingerprint import finding_fingerprint
 from scanner.model import Finding, ScanReport, ScanResult, Severity
+from scanner.report._safe import encodable_tree
 from scanner.report.interface import Renderer
 from scanner.rulebook import Rule, all_rules
 
@@ -190,4 +191,4 @@ class SarifRenderer(Renderer):
     name = "sarif"
 
     def render(self, report: ScanReport) -> str:
-        return json.dumps(report_to_sarif(report), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(encodable_tree(report_to_sarif(report)), indent=2, ensure_ascii=False) + "\n"

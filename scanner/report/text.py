@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from scanner.model import Finding, ScanReport, ScanResult, Severity
+from scanner.report._safe import printable
 from scanner.report.interface import Renderer
 from scanner.rulebook import all_rules
 
@@ -29,6 +30,11 @@ _STYLE = {
 }
 _VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow"}
 _INDENT = " " * 11
+
+
+def _e(text: str) -> str:
+    """Artifact-controlled text made printable and markup-inert."""
+    return escape(printable(text))
 
 
 def _rank(result: ScanResult) -> tuple[int, str]:
@@ -70,9 +76,7 @@ class TextRenderer(Renderer):
             "verdict", f"[{_VERDICT_STYLE[verdict]}]{verdict.upper()}[/] (fail on {report.fail_on.label})"
         )
         table.add_row("artifacts", str(len(report.results)))
-        table.add_row(
-            "formats", escape(", ".join(f"{name} {n}" for name, n in sorted(formats.items()))) or "-"
-        )
+        table.add_row("formats", _e(", ".join(f"{name} {n}" for name, n in sorted(formats.items()))) or "-")
         table.add_row("worst severity", worst.label if worst is not None else "none")
         table.add_row(
             "findings",
@@ -84,20 +88,20 @@ class TextRenderer(Renderer):
 
     def _finding(self, console: Console, f: Finding) -> None:
         where = f.location.describe()
-        line = f"  [{_STYLE[f.severity]}]{f.severity.label.upper():8}[/] {f.rule_id} {escape(f.title)}"
+        line = f"  [{_STYLE[f.severity]}]{f.severity.label.upper():8}[/] {f.rule_id} {_e(f.title)}"
         if where:
-            line += f"  [dim]({escape(where)})[/]"
+            line += f"  [dim]({_e(where)})[/]"
         console.print(line)
         if f.detail:
-            console.print(f"{_INDENT}{escape(f.detail)}")
+            console.print(f"{_INDENT}{_e(f.detail)}")
         if f.evidence:
-            console.print(f"{_INDENT}evidence: {escape(f.evidence)}")
+            console.print(f"{_INDENT}evidence: {_e(f.evidence)}")
         chain = f.extra.get("call_chain")
         if isinstance(chain, (list, tuple)) and chain:
-            console.print(f"{_INDENT}call chain: {escape(' -> '.join(map(str, chain)))}")
+            console.print(f"{_INDENT}call chain: {_e(' -> '.join(map(str, chain)))}")
         rule = all_rules().get(f.rule_id)
         if rule is not None and f.severity >= Severity.LOW:
-            console.print(f"{_INDENT}fix: {escape(rule.fix)}")
+            console.print(f"{_INDENT}fix: {_e(rule.fix)}")
 
     def render(self, report: ScanReport) -> str:
         buffer = io.StringIO()
@@ -120,18 +124,16 @@ class TextRenderer(Renderer):
             label = worst.label.upper() if worst is not None else "clean"
             digest = result.digests.sha256[:16] + "…" if result.digests else "-"
             console.print(
-                f"\n[bold]{escape(result.artifact.path)}[/]  format={escape(result.format)}  "
+                f"\n[bold]{_e(result.artifact.path)}[/]  format={_e(result.format)}  "
                 f"sha256={digest}  worst={label}"
             )
             for f in active:
                 self._finding(console, f)
             for e in result.errors:
-                member = f" ({escape(e.member)})" if e.member else ""
-                console.print(
-                    f"  [bold magenta]ERROR[/]    {escape(e.analyzer)}: {escape(e.message)}{member}"
-                )
+                member = f" ({_e(e.member)})" if e.member else ""
+                console.print(f"  [bold magenta]ERROR[/]    {_e(e.analyzer)}: {_e(e.message)}{member}")
         for path_error in report.errors:
-            console.print(f"[bold magenta]ERROR[/] {escape(path_error.message)}")
+            console.print(f"[bold magenta]ERROR[/] {_e(path_error.message)}")
         counts, suppressed = _counts(report)
         summary = ", ".join(f"{counts[s]} {s.label}" for s in reversed(Severity) if counts[s])
         tail = f"; {suppressed} suppressed" if suppressed else ""
