@@ -191,3 +191,12 @@ def test_undecodable_and_control_characters_in_names(run_cli, tmp_path: Path) ->
     assert uri.endswith("/drop/bad%FF%1B%5B31mred%E2%80%AEslm.safetensors")
     html_text = out["html"].read_text(encoding="utf-8")
     assert "bad\\xff\\x1b[31mred\\u202eslm.safetensors" in html_text and "\x1b" not in html_text
+
+
+def test_sarif_to_stdout_and_one_stdout_output_only(run_cli) -> None:  # type: ignore[no-untyped-def]
+    r = run_cli("scan", str(LEAKY), "--sarif", "-")
+    assert r.code == 1
+    validate_sarif(json.loads(r.out))
+    assert "verdict: FAIL" in r.err
+    r = run_cli("scan", str(LEAKY), "--sarif", "-", "--json", "-")
+    assert r.code == 2 and "only one of --json, --sarif, --html may be '-'" in r.err and r.out == ""

@@ -60,7 +60,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # --- end dependency audit ---
     # --- reports, baseline, parallel scanning (issue 5) ---
     p.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning to FILE, or '-'")
-    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML review report to FILE")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML review report to FILE, or '-'")
     p.add_argument(
         "--baseline",
         metavar="FILE",
@@ -84,6 +84,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # --- reports: baseline (issue 5) ---
     from scanner.baseline import BaselineError, load_baseline
+
+    if [args.json, args.sarif, args.html].count("-") > 1:
+        print("artifact-scanner: error: only one of --json, --sarif, --html may be '-'", file=sys.stderr)
+        return 2
 
     baseline = None
     if args.baseline is not None:
@@ -129,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     if baseline is not None:
         report = apply_baseline(report, baseline)
     # --- end reports ---
-    human_stream = sys.stderr if "-" in (args.json, args.sarif) else sys.stdout
+    human_stream = sys.stderr if "-" in (args.json, args.sarif, args.html) else sys.stdout
     color = human_stream.isatty() and "NO_COLOR" not in os.environ
     human_stream.write(TextRenderer(color=color).render(report))
     human_stream.flush()
