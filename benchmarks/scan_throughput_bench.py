@@ -11,6 +11,9 @@ safetensors with a real header), then times, in fresh processes:
   ``python3 -m venv /tmp/peers-venv && /tmp/peers-venv/bin/pip install picklescan modelscan``).
 
 Prints wall time, files/s, MB/s and the peak RSS of the scanning processes. Nothing here is a test.
+Opaque binaries are named ``.raw``: picklescan 0.0.x treats ``.bin``/``.dat`` as pickles and aborts the
+whole directory scan on the first random file it cannot parse (a ``ValueError`` traceback), which would
+time its crash instead of a scan.
 """
 
 from __future__ import annotations
@@ -44,7 +47,7 @@ def safetensors_bytes(n_floats: int, name: str = "weight") -> bytes:
 
 def make_corpus(root: Path, large_mib: int, large_count: int) -> tuple[int, int]:
     rng = random.Random(1234)
-    kinds = ["pkl", "safetensors", "json", "txt", "dat"]
+    kinds = ["pkl", "safetensors", "json", "txt", "raw"]
     for i in range(SMALL_FILES):
         kind = kinds[i % len(kinds)]
         sub = root / f"model{i % 50:02d}"

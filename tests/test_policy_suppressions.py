@@ -182,3 +182,18 @@ def test_bad_baseline_is_exit_2(run_cli, tmp_path: Path, content: str | None, me
         base.write_text(content)
     r = run_cli("scan", str(TINY), "--baseline", str(base))
     assert r.code == 2 and "baseline error" in r.err and message in r.err
+
+
+def test_fingerprint_suppression_silences_one_finding_only(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    d = tmp_path / "m"
+    d.mkdir()
+    shutil.copy(LEAKY, d / "a.safetensors")
+    shutil.copy(LEAKY, d / "b.safetensors")
+    first = run_cli("scan", str(d), "--json", "-").json()
+    fp = {a["relpath"]: a["findings"][0]["fingerprint"] for a in first["artifacts"]}
+    assert fp["a.safetensors"] != fp["b.safetensors"]
+    policy = write_policy(tmp_path, suppression(fingerprint=fp["b.safetensors"], member="*"))
+    r = run_cli("scan", str(d), "--policy", policy, "--json", "-")
+    assert r.code == 1
+    state = {a["relpath"]: a["findings"][0].get("suppressed_by") for a in r.json()["artifacts"]}
+    assert state == {"a.safetensors": None, "b.safetensors": "test token, revoked"}
