@@ -67,6 +67,9 @@ def test_torchscript_benign_lists_code(run_cli) -> None:  # type: ignore[no-unty
     assert [f for f in above_low(art) if f["rule_id"].startswith(("AS-TS", "AS-ARC"))] == []
     code = art["properties"]["torchscript_code"]
     assert "torchscript/code/__torch__/torch/nn/modules/container.py" in code
+    classes = art["properties"]["torchscript_classes"]
+    assert "__torch__.torch.nn.modules.container.Sequential" in classes
+    assert "__torch__.torch.nn.modules.linear.Linear" in classes
 
 
 def test_torchscript_os_system_is_critical(run_cli) -> None:  # type: ignore[no-untyped-def]
@@ -303,3 +306,69 @@ def test_torch_zip_label_when_data_pkl_is_not_first(run_cli, tmp_path: Path) -> 
     path.write_bytes(buf.getvalue())
     _, art = scan(run_cli, path)
     assert art["format"] == "pytorch-zip"
+
+
+def _zip64_sparse(path: Path, pad: int, payload: bytes) -> int:
+    """A stored ZIP64 archive: a ``pad``-byte sparse member, then ``payload`` past the 4 GiB mark."""
+    import struct
+    import zlib
+
+    def extra(*values: int) -> bytes:
+        body = b"".join(struct.pack("<Q", v) for v in values)
+        return struct.pack("<HH", 1, len(body)) + body
+
+    big = 0xFFFFFFFF
+    with open(path, "wb") as f:
+        f.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 45, 0, 0, 0, 0, 0, big, big, 7, 20) + b"pad.bin")
+        f.write(extra(pad, pad))
+        f.seek(pad, 1)  # sparse: nothing written
+        second = f.tell()
+        crc = zlib.crc32(payload)
+        f.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, crc, len(payload), len(payload), 8, 0))
+        f.write(b"data.pkl" + payload)
+        cd_start = f.tell()
+        for name, size, offset, c in ((b"pad.bin", pad, 0, 0), (b"data.pkl", len(payload), second, crc)):
+            ext = extra(size, size, offset) if name == b"pad.bin" else extra(offset)
+            fields = (big, big, big) if name == b"pad.bin" else (size, size, big)
+            f.write(
+                struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 45, 45, 0, 0, 0, 0, c, fields[0], fields[1],
+                            len(name), len(ext), 0, 0, 0, 0, fields[2])
+                + name + ext
+            )  # fmt: skip
+        cd_end = f.tell()
+        f.write(struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, 2, 2, cd_end - cd_start, cd_start))
+        f.write(struct.pack("<4sLQL", b"PK\x06\x07", 0, cd_end, 1))
+        f.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, big, big, 0))
+        return f.tell()
+
+
+def test_zip64_offsets_beyond_4_gib(tmp_path: Path) -> None:
+    from scanner.formats.zipread import read_local_header
+
+    path = tmp_path / "huge.pt"
+    pad = 5 << 30
+    size = _zip64_sparse(path, pad, b"\x80\x02}q\x00.")
+    with open(path, "rb") as f:
+        directory = read_directory(f, size, 100, 1 << 20)
+        assert directory.zip64 and directory.problems == []
+        pad_entry, data = directory.entries
+        assert (pad_entry.name, pad_entry.size) == ("pad.bin", pad)
+        assert data.header_offset > 1 << 32
+        local = read_local_header(f, data)
+        assert local.name == "data.pkl"
+        with window(f, local.data_offset, data.compressed_size) as w:
+            assert w.read() == b"\x80\x02}q\x00."
+
+
+def test_zip64_member_over_the_size_limit_is_a_finding(tmp_path: Path) -> None:
+    from scanner.engine import ScanOptions, scan_paths
+    from scanner.formats.interface import Limits
+
+    path = tmp_path / "big.zip"
+    _zip64_sparse(path, 40 << 20, b"\x80\x02}q\x00.")
+    options = ScanOptions(limits=Limits(max_member_bytes=32 << 20))
+    (result,) = scan_paths([str(path)], options).results
+    (limit,) = [f for f in result.findings if f.rule_id == "AS-GEN-004"]
+    assert limit.location.member == "pad.bin"
+    assert f"{40 << 20} bytes exceed the member limit" in limit.detail
+    assert result.errors == ()

@@ -139,10 +139,28 @@ def _constant_getattr(node: ast.Call) -> bool:
     return isinstance(arg, ast.Constant) and isinstance(arg.value, str) and not arg.value.startswith("__")
 
 
+MAX_CLASSES = 1000
+"""Class names listed per archive."""
+
+
+def module_of(name: str) -> str:
+    """The TorchScript module a code member defines: ``x/code/__torch__/a/b.py`` -> ``__torch__.a.b``."""
+    path = name.split("code/", 1)[-1]
+    return path[: -len(".py")].replace("/", ".") if path.endswith(".py") else path
+
+
 def judge_code(
-    ctx: AnalysisContext, analyzer: str, name: str, data: BinaryIO, size: int
+    ctx: AnalysisContext,
+    analyzer: str,
+    name: str,
+    data: BinaryIO,
+    size: int,
+    classes: list[str] | None = None,
 ) -> Iterator[Finding]:
-    """Findings for one TorchScript code member (``data`` holds its ``size`` bytes)."""
+    """Findings for one TorchScript code member (``data`` holds its ``size`` bytes).
+
+    The qualified names of the classes it defines are appended to ``classes`` (bounded).
+    """
     member = ctx.child_member(name)
     cap = ctx.limits.max_structure_bytes
     if size > cap:
@@ -155,6 +173,11 @@ def judge_code(
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         yield finding("AS-TS-003", analyzer=analyzer, member=member, detail=f"{name}: {exc}")
         return
+    if classes is not None:
+        module = module_of(name)
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and len(classes) < MAX_CLASSES:
+                classes.append(f"{module}.{node.name}")
     seen: set[tuple[str, str]] = set()
     count = 0
     for kind, description, line in _judge_tree(tree):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from scanner.formats._containers import check_link, check_name, over_limits, spool_bounded
@@ -116,6 +117,16 @@ def zip_kind(names: list[str]) -> str:
     return "zip"
 
 
+@dataclass
+class _CodeListing:
+    """The code of a TorchScript archive, gathered while its members are read."""
+
+    members: list[str] = field(default_factory=list)
+    """Code member names."""
+    classes: list[str] = field(default_factory=list)
+    """Qualified names of the classes they define."""
+
+
 def _span_overlaps(spans: list[tuple[int, int, str]]) -> list[tuple[str, str]]:
     pairs = []
     spans = sorted(spans)
@@ -181,9 +192,8 @@ class ZipAnalyzer(Analyzer):
                 detail=f"member {dup!r} appears {names.count(dup)} times; readers may pick different copies",
             )
         spans: list[tuple[int, int, str]] = []
-        code: list[str] = []
         storages = kind in ("pytorch-zip", "torchscript")
-        listing = code if kind == "torchscript" else None
+        listing = _CodeListing() if kind == "torchscript" else None
         for entry in directory.entries:
             yield from self._entry(ctx, stream, entry, spans, listing, storages)
         for first, second in _span_overlaps(spans):
@@ -193,8 +203,9 @@ class ZipAnalyzer(Analyzer):
                 member=ctx.child_member(second),
                 detail=f"member {second!r} shares archive bytes with {first!r}",
             )
-        if code:
-            ctx.set_property("torchscript_code", code)
+        if listing is not None and listing.members:
+            ctx.set_property("torchscript_code", listing.members)
+            ctx.set_property("torchscript_classes", listing.classes)
 
     def _entry(
         self,
@@ -202,7 +213,7 @@ class ZipAnalyzer(Analyzer):
         stream: BinaryIO,
         entry: ZipEntry,
         spans: list[tuple[int, int, str]],
-        code: list[str] | None,
+        code: _CodeListing | None,
         storages: bool,
     ) -> Iterator[Finding]:
         member = ctx.child_member(entry.name)
@@ -255,7 +266,7 @@ class ZipAnalyzer(Analyzer):
         stream: BinaryIO,
         entry: ZipEntry,
         local: LocalHeader,
-        code: list[str] | None,
+        code: _CodeListing | None,
         skip_crc: bool,
     ) -> Iterator[Finding]:
         member = ctx.child_member(entry.name)
@@ -285,7 +296,7 @@ class ZipAnalyzer(Analyzer):
         stream: BinaryIO,
         entry: ZipEntry,
         local: LocalHeader,
-        code: list[str] | None,
+        code: _CodeListing | None,
     ) -> Iterator[Finding]:
         member = ctx.child_member(entry.name)
         method = METHOD_NAMES.get(entry.method, str(entry.method))
@@ -341,14 +352,14 @@ class ZipAnalyzer(Analyzer):
         )
 
     def _member(
-        self, ctx: AnalysisContext, entry: ZipEntry, data: BinaryIO, size: int, code: list[str] | None
+        self, ctx: AnalysisContext, entry: ZipEntry, data: BinaryIO, size: int, code: _CodeListing | None
     ) -> Iterator[Finding]:
         if code is not None and _is_code(entry.name):
             from scanner.formats.torchscript import judge_code
 
-            code.append(entry.name)
+            code.members.append(entry.name)
             data.seek(0)
-            yield from judge_code(ctx, self.name, entry.name, data, size)
+            yield from judge_code(ctx, self.name, entry.name, data, size, code.classes)
             data.seek(0)
         yield from ctx.scan_member(entry.name, data, size)
 
