@@ -372,3 +372,45 @@ def test_zip64_member_over_the_size_limit_is_a_finding(tmp_path: Path) -> None:
     assert limit.location.member == "pad.bin"
     assert f"{40 << 20} bytes exceed the member limit" in limit.detail
     assert result.errors == ()
+
+
+def test_torchscript_from_file_is_critical(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """torch.from_file compiles in TorchScript and maps any file of the serving machine into a tensor."""
+    code, art = scan(run_cli, ARC / "torchscript_from_file.pt")
+    assert code == 1 and art["format"] == "torchscript"
+    (hit,) = by_rule(art, "AS-TS-001")
+    assert hit["severity"] == "critical"
+    assert hit["location"]["member"] == "torchscript_from_file/code/__torch__.py"
+    assert "torch.from_file('/etc/hostname', False, 8, dtype=0)" in hit["detail"]
+
+
+def test_torchscript_judge_on_hand_written_code() -> None:
+    import ast as pyast
+
+    from scanner.formats.torchscript import _judge_tree, _parse
+
+    benign = (
+        "class M(Module):\n"
+        "  __parameters__ = []\n"
+        "  def forward(self: __torch__.<run_path>.M, x: Tensor) -> Tensor:\n"
+        "    _0 = getattr(self, \"0\")\n"
+        "    y = ops.prim.NumToTensor(torch.size(x, 0))\n"
+        "    return torch.add(_0.forward(x), math.sqrt(2.0))\n"
+    )
+    assert list(_judge_tree(_parse(benign, "m.py"))) == []
+    hostile = (
+        "import subprocess\n"
+        "def f(x: Tensor) -> Tensor:\n"
+        "    g = x.__class__.__init__.__globals__\n"
+        "    h = getattr(x, \"__" + "class__\")\n"
+        "    requests.get(\"https://evil.example\")\n"
+        "    mylib.helper(x)\n"
+        "    return eval(\"x\")\n"
+    )
+    found = {(kind, text.split(" (")[0]) for kind, text, _ in _judge_tree(pyast.parse(hostile))}
+    assert ("critical", "import subprocess") in found
+    assert ("critical", "attribute __globals__") in found
+    assert ("critical", "dynamic attribute access getattr(x, '__class__')") in found
+    assert ("critical", "call requests.get('https://evil.example')") in found
+    assert ("high", "call mylib.helper(x)") in found
+    assert ("critical", "call eval('x')") in found

@@ -12,6 +12,7 @@ reference high, each with the call shown.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -52,6 +53,12 @@ DANGEROUS_NAMES = frozenset(
      "breakpoint", "setattr", "delattr", "memoryview", "exit", "quit", "help"}
 )  # fmt: skip
 """Builtins that run code, read input or reach arbitrary attributes."""
+TORCH_FILE_OPS = frozenset(
+    {"torch.from_file", "ops.aten.from_file", "torch.ops.aten.from_file", "torch.load", "torch.save",
+     "torch.jit.load", "torch.jit.save", "torch.ops.load_library", "torch.classes.load_library"}
+)  # fmt: skip
+"""TorchScript-compilable torch calls that read or write files of the machine running the model
+(``torch.from_file`` maps any file into a tensor, so its bytes can leave through the outputs)."""
 DANGEROUS_DUNDERS = frozenset(
     {"__globals__", "__builtins__", "__subclasses__", "__import__", "__code__", "__class__",
      "__bases__", "__base__", "__mro__", "__dict__", "__getattribute__", "__reduce__",
@@ -111,6 +118,9 @@ def _judge_tree(tree: ast.AST) -> Iterator[tuple[str, str, int]]:
             if name is None:
                 continue
             root = name.split(".")[0]
+            if root in TORCH_ROOTS and name in TORCH_FILE_OPS:
+                yield "critical", f"file access {ast.unparse(node)[:300]}", line
+                continue
             if root in bound or root in TORCH_ROOTS:
                 continue
             reported.add(id(_root(node.func)))
@@ -149,6 +159,21 @@ def module_of(name: str) -> str:
     return path[: -len(".py")].replace("/", ".") if path.endswith(".py") else path
 
 
+_BRACKETED = re.compile(r"<([A-Za-z0-9_]+)>")
+
+
+def _parse(text: str, name: str) -> ast.Module:
+    """Parse TorchScript code; qualified names of classes from modules such as ``<run_path>`` or
+    ``<locals>`` are legal for TorchScript but not for Python, so they are renamed and parsed again."""
+    try:
+        return ast.parse(text, filename=name)
+    except SyntaxError:
+        renamed = _BRACKETED.sub(r"_\1_", text)
+        if renamed == text:
+            raise
+        return ast.parse(renamed, filename=name)
+
+
 def judge_code(
     ctx: AnalysisContext,
     analyzer: str,
@@ -169,7 +194,7 @@ def judge_code(
         return
     text = data.read(size).decode("utf-8", "replace")
     try:
-        tree = ast.parse(text, filename=name)
+        tree = _parse(text, name)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         yield finding("AS-TS-003", analyzer=analyzer, member=member, detail=f"{name}: {exc}")
         return
