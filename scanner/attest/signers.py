@@ -92,14 +92,15 @@ class KeylessSigner(Signer):
     def sign_statement(self, payload: bytes) -> str:
         from sigstore.dsse import Statement
         from sigstore.errors import Error
+        from sigstore.oidc import ExpiredIdentity, IssuerError
 
         try:
             statement = Statement(payload)
             if self._signer is None:
-                context = self._context()
-                self._signer = context.signer(self._token_source(), cache=True).__enter__()
+                token = self._token_source()  # ambient CI credentials, or the browser flow
+                self._signer = self._context().signer(token, cache=True).__enter__()
             bundle = self._signer.sign_dsse(statement)
-        except Error as exc:
+        except (Error, IssuerError, ExpiredIdentity, OSError) as exc:  # OSError: network failures
             raise AttestError(f"keyless signing failed: {exc}") from None
         text: str = bundle.to_json()
         return text
