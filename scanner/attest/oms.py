@@ -31,6 +31,10 @@ GIT_PATHS = (".git", ".gitattributes", ".github", ".gitignore")
 MAX_FILES = 1_000_000
 
 
+class ModelReadError(Exception):
+    """A model file could not be listed or read (I/O error, refused symlink, special file)."""
+
+
 @dataclass(frozen=True)
 class Serialization:
     """How a model is turned into a manifest."""
@@ -125,10 +129,10 @@ def list_model_files(model: Path, serialization: Serialization) -> Iterator[tupl
     except OSError as exc:
         raise AttestError(f"{model}: {exc.strerror or exc}") from None
     if stat.S_ISLNK(st.st_mode) and not serialization.allow_symlinks:
-        raise VerificationError(f"{model} is a symlink (not allowed by the serialization)")
+        raise ModelReadError(f"{model} is a symlink (use --allow-symlinks to follow it)")
     if not model.is_dir():
         if not model.is_file():
-            raise AttestError(f"{model}: not a regular file or directory")
+            raise ModelReadError(f"{model}: not a regular file or directory (FIFO, device, socket): refused")
         yield ".", model
         return
     count = 0
@@ -138,24 +142,27 @@ def list_model_files(model: Path, serialization: Serialization) -> Iterator[tupl
         try:
             names = sorted(os.listdir(directory))
         except OSError as exc:
-            raise AttestError(f"{directory}: {exc.strerror or exc}") from None
+            raise ModelReadError(f"{directory}: {exc.strerror or exc}") from None
         for name in reversed(names):
             path = directory / name
             rel = f"{rel_dir}/{name}" if rel_dir else name
             if _ignored(rel, serialization.ignore_paths):
                 continue
-            lst = os.lstat(path)
+            try:
+                lst = os.lstat(path)
+            except OSError as exc:
+                raise ModelReadError(f"{rel}: {exc.strerror or exc}") from None
             if stat.S_ISLNK(lst.st_mode) and not serialization.allow_symlinks:
-                raise VerificationError(f"{rel} is a symlink (not allowed by the serialization)")
+                raise ModelReadError(f"{rel} is a symlink (use --allow-symlinks to follow it)")
             if path.is_dir():
                 stack.append((path, rel))
             elif path.is_file():
                 count += 1
                 if count > MAX_FILES:
-                    raise AttestError(f"{model}: more than {MAX_FILES} files")
+                    raise ModelReadError(f"{model}: more than {MAX_FILES} files")
                 yield rel, path
             else:
-                raise VerificationError(f"{rel} is not a regular file (FIFO, device or socket)")
+                raise ModelReadError(f"{rel} is not a regular file (FIFO, device or socket): refused")
 
 
 def compute_manifest(model: Path, serialization: Serialization) -> Manifest:
@@ -166,7 +173,7 @@ def compute_manifest(model: Path, serialization: Serialization) -> Manifest:
         try:
             digests = hash_file(path, shard_size=serialization.shard_size if shards else None)
         except HashError as exc:
-            raise AttestError(str(exc)) from None
+            raise ModelReadError(str(exc)) from None
         if shards:
             for shard in digests.shards:
                 if shard.length:

@@ -95,7 +95,7 @@ def _sha256(path: Path) -> str:
     try:
         return hash_file(path).sha256
     except HashError as exc:
-        raise AttestError(str(exc)) from None
+        raise oms.ModelReadError(str(exc)) from None
 
 
 def _check_hint(bundle: ParsedBundle, key: ec.EllipticCurvePublicKey) -> None:
@@ -287,6 +287,8 @@ def verify_bundle_file(path: str | Path, bundle_file: str | Path, trust: Trust) 
             outcome.statements.append(kind)
         except VerificationError as exc:
             outcome.add(f"{where}{exc}")
+        except oms.ModelReadError as exc:
+            outcome.add(f"{where}cannot read the files: {exc}")
     return outcome
 
 

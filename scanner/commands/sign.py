@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     except AttestError as exc:
         print(f"artifact-scanner: sign: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # VerificationError from the walk: symlinks, special files
+    except oms.ModelReadError as exc:  # I/O error, refused symlink or special file
         print(f"artifact-scanner: sign: {exc}", file=sys.stderr)
         return 3
     output.parent.mkdir(parents=True, exist_ok=True)
