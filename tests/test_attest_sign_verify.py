@@ -257,6 +257,8 @@ def test_model_signing_verifies_our_signature(
     (model / "sub").mkdir()
     (model / "sub" / "b.txt").write_text("b")
     (model / "a.txt").write_text("a")
+    (model / "a").mkdir()
+    (model / "a" / "b.txt").write_text("nested")  # parts order puts a/b.txt before a.txt; strings do not
     (model / "empty").write_bytes(b"")
     sig = tmp_path / "model.sig"
     args = ["sign", str(model), "--key", str(key), "--output", str(sig), "--hash", hash_type]
@@ -265,7 +267,8 @@ def test_model_signing_verifies_our_signature(
     assert run_cli(*args).code == 0
     statement = _payload(sig)
     assert statement["predicate"]["serialization"]["method"] == ("shards" if shard else "files")
-    # Path order as model_signing sorts it: components, so "sub/b.txt" comes after "model.safetensors".
+    names = [r["name"].split(":")[0] for r in statement["predicate"]["resources"]]
+    assert names.index("a/b.txt") < names.index("a.txt")
     verifying.Config().use_elliptic_key_verifier(public_key=pub).verify(model, sig)
     (model / "a.txt").write_text("changed")
     with pytest.raises(ValueError, match=r"a\.txt"):

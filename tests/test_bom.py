@@ -178,3 +178,27 @@ def test_secret_in_model_card_is_redacted(run_cli, tmp_path: Path) -> None:  # t
     (component,) = _models(json.loads(bom))
     (limitation,) = component["modelCard"]["considerations"]["technicalLimitations"]
     assert limitation.startswith("Use token ") and "hf_" in limitation
+
+
+def test_every_format_fixture_gives_a_valid_bom(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """Hostile and benign fixtures of every analyzer: the BOM stays valid and groups models by directory."""
+    bom = _bom(run_cli, str(FIXTURES / "formats_b"))
+    models = {m["bom-ref"]: m for m in _models(bom)}
+    assert set(models) == {
+        "model:0:gguf",
+        "model:0:keras",
+        "model:0:onnx",
+        "model:0:onnx/ext_ok",
+        "model:0:savedmodel",
+        "model:0:savedmodel/benign",
+        "model:0:savedmodel/evil",
+    }
+    gguf = _props(models["model:0:gguf"])
+    assert gguf["artifact-scanner:chat_template"] == "true"
+    assert gguf["artifact-scanner:worst_severity"] == "critical"
+    assert [f["name"] for f in models["model:0:onnx/ext_ok"]["components"]] == [
+        "onnx/ext_ok/model.onnx",
+        "onnx/ext_ok/weights.bin",
+    ]
+    loose = {c["name"] for c in bom["components"] if c["type"] == "file"}
+    assert "templates/evil/chat_template.jinja" in loose

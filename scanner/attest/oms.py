@@ -100,12 +100,20 @@ class Manifest:
         return h.hexdigest()
 
 
-def _order_key(name: str) -> tuple[tuple[str, ...], int, int]:
-    if ":" in name and name.count(":") >= 2:
-        path, start, end = name.rsplit(":", 2)
-        if start.isdigit() and end.isdigit():
-            return PurePosixPath(path).parts, int(start), int(end)
+def resource_key(name: str, shards: bool) -> tuple[tuple[str, ...], int, int]:
+    """Manifest order of a resource name: path components, then shard start and end."""
+    if shards:
+        path, _, rest = name.rpartition(":")
+        path, _, start = path.rpartition(":")
+        if start.isdigit() and rest.isdigit():
+            return PurePosixPath(path).parts, int(start), int(rest)
     return PurePosixPath(name).parts, -1, -1
+
+
+def resource_file(name: str, shards: bool) -> str:
+    """The file a resource belongs to (a shard's file, or the name itself)."""
+    parts, start, _ = resource_key(name, shards)
+    return "/".join(parts) if start >= 0 else name
 
 
 def _ignored(rel: str, ignore: Iterable[str]) -> bool:
@@ -182,7 +190,7 @@ def compute_manifest(model: Path, serialization: Serialization) -> Manifest:
         else:
             value = digests.blake3 if serialization.hash_type == "blake3" else digests.sha256
             items.append((rel, (serialization.hash_type, value)))
-    items.sort(key=lambda item: _order_key(item[0]))
+    items.sort(key=lambda item: resource_key(item[0], shards))
     name = model.name or model.resolve().name
     return Manifest(name, serialization, dict(items))
 

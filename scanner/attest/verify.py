@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, utils
 
 from scanner.attest import keys, oms, pki
 from scanner.attest.bundle import MAX_BUNDLE, ParsedBundle, parse_bundle, payload_json
-from scanner.attest.dsse import INTOTO_PAYLOAD_TYPE, pae
+from scanner.attest.dsse import INTOTO_PAYLOAD_TYPE, Envelope, pae
 from scanner.attest.errors import AttestError, VerificationError
 from scanner.hashing import HashError, hash_file
 
@@ -61,6 +61,8 @@ class Outcome:
     """Predicate types of the verified statements (or ``message-signature``)."""
     files_checked: int = 0
     """Signed files or resources compared against the disk."""
+    digests: dict[str, str] = field(default_factory=dict, repr=False)
+    """SHA-256 of files already hashed in this verification (JSON Lines re-use them)."""
 
     @property
     def ok(self) -> bool:
@@ -91,11 +93,17 @@ def _read_bundles(bundle_file: Path) -> list[str]:
     return [text]
 
 
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, cache: dict[str, str] | None = None) -> str:
+    key = str(path)
+    if cache is not None and key in cache:
+        return cache[key]
     try:
-        return hash_file(path).sha256
+        digest = hash_file(path).sha256
     except HashError as exc:
         raise oms.ModelReadError(str(exc)) from None
+    if cache is not None:
+        cache[key] = digest
+    return digest
 
 
 def _check_hint(bundle: ParsedBundle, key: ec.EllipticCurvePublicKey) -> None:
@@ -204,9 +212,10 @@ def _check_oms(statement: dict[str, Any], path: Path, bundle_file: Path, outcome
     )
     outcome.files_checked += len(signed.resources)
 
+    shards = serialization.method == "shards"
+
     def file_of(name: str) -> str:
-        key = oms._order_key(name)
-        return "/".join(key[0]) if key[1] >= 0 else name
+        return oms.resource_file(name, shards)
 
     signed_files = {file_of(n) for n in signed.resources}
     actual_files = {file_of(n) for n in actual.resources}
@@ -235,7 +244,7 @@ def _check_subjects(statement: dict[str, Any], path: Path, bundle_file: Path, ou
         signed[str(subject.get("name", ""))] = str(digest["sha256"]).lower()
     outcome.files_checked += len(signed)
     if path.is_file():
-        if _sha256(path) not in signed.values():
+        if _sha256(path, outcome.digests) not in signed.values():
             outcome.add(f"changed: {path.name} (its SHA-256 is not among the signed subjects)")
         return
     ignore = _excluded(path, bundle_file)
@@ -243,7 +252,7 @@ def _check_subjects(statement: dict[str, Any], path: Path, bundle_file: Path, ou
     for name, digest in sorted(signed.items()):
         if name not in files:
             outcome.add(f"missing: {name}")
-        elif _sha256(files[name]) != digest:
+        elif _sha256(files[name], outcome.digests) != digest:
             outcome.add(f"changed: {name}")
     for name in sorted(set(files) - set(signed)):
         outcome.add(f"extra (unsigned): {name}")
@@ -276,8 +285,6 @@ def verify_bundle_file(path: str | Path, bundle_file: str | Path, trust: Trust) 
             payload_type, payload = content
             if payload_type != INTOTO_PAYLOAD_TYPE:
                 raise VerificationError(f"DSSE payload type {payload_type!r} is not an in-toto statement")
-            from scanner.attest.dsse import Envelope
-
             statement = payload_json(Envelope(payload_type, payload, b""))
             kind = str(statement.get("predicateType"))
             if kind in (oms.PREDICATE_TYPE, oms.PREDICATE_TYPE_COMPAT):
