@@ -116,7 +116,8 @@ def resource_file(name: str, shards: bool) -> str:
     return "/".join(parts) if start >= 0 else name
 
 
-def _ignored(rel: str, ignore: Iterable[str]) -> bool:
+def is_ignored(rel: str, ignore: Iterable[str]) -> bool:
+    """Whether a relative POSIX path is an ignored path or lies under one."""
     for path in ignore:
         p = path.strip("/")
         if p in ("", "."):
@@ -154,7 +155,7 @@ def list_model_files(model: Path, serialization: Serialization) -> Iterator[tupl
         for name in reversed(names):
             path = directory / name
             rel = f"{rel_dir}/{name}" if rel_dir else name
-            if _ignored(rel, serialization.ignore_paths):
+            if is_ignored(rel, serialization.ignore_paths):
                 continue
             try:
                 lst = os.lstat(path)

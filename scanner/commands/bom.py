@@ -38,10 +38,12 @@ def run_scan(args: argparse.Namespace) -> ScanReport | None:
         except VulnDbError as exc:
             print(f"artifact-scanner: vulnerability database error: {exc}", file=sys.stderr)
             return None
+    from scanner.attest.scan_step import check_model_signatures
     from scanner.deps.scan_step import audit_recorded_libraries
 
     options = ScanOptions(policy=policy, reproducible=args.reproducible, vuln_db=args.vuln_db)
-    return audit_recorded_libraries(scan_paths(args.paths, options), args.vuln_db, policy)
+    report = audit_recorded_libraries(scan_paths(args.paths, options), args.vuln_db, policy)
+    return check_model_signatures(report, policy)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

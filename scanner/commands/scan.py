@@ -115,6 +115,11 @@ def run(args: argparse.Namespace) -> int:
 
     report = audit_recorded_libraries(report, args.vuln_db, policy)
     # --- end dependency audit ---
+    # --- model signatures (issue 6): present when required, and matching the files ---
+    from scanner.attest.scan_step import check_model_signatures
+
+    report = check_model_signatures(report, policy)
+    # --- end model signatures ---
     human_stream = sys.stderr if args.json == "-" else sys.stdout
     color = human_stream.isatty() and "NO_COLOR" not in os.environ
     human_stream.write(TextRenderer(color=color).render(report))
