@@ -123,3 +123,17 @@ def test_bundle_inside_the_model_is_not_an_extra_file(run_cli, tmp_path: Path, k
     extra = run_cli("verify", str(model), "--bundle", str(out), "--key", str(keypair[1]))
     assert extra.code == 1
     assert "extra (unsigned): copy.jsonl" in extra.err
+
+
+def test_deeply_nested_bundle_and_card_do_not_crash(run_cli, tmp_path: Path, keypair) -> None:  # type: ignore[no-untyped-def]
+    model = copy_model(tmp_path)
+    bundle = tmp_path / "deep.json"
+    bundle.write_text("[" * 200_000 + "]" * 200_000)
+    result = run_cli("verify", str(model), "--bundle", str(bundle), "--key", str(keypair[1]))
+    assert result.code == 1
+    assert "bundle" in result.err
+    (model / "README.md").write_text("---\nlicense: " + "[" * 50_000 + "]" * 50_000 + "\n---\n")
+    (model / "config.json").write_text("[" * 200_000 + "]" * 200_000)
+    bom = run_cli("bom", str(model), "--reproducible")
+    assert bom.code == 0, bom.err
+    assert '"value": "license,datasets,metrics,limitations,intended_use"' in bom.out

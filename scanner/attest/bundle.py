@@ -20,8 +20,8 @@ from scanner.attest.dsse import Envelope
 from scanner.attest.errors import VerificationError
 
 MEDIA_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
-MAX_BUNDLE = 64 << 20
-"""Largest bundle read (a model signature lists every file; 64 MiB is millions of files)."""
+MAX_BUNDLE = 32 << 20
+"""Largest bundle read (a model signature lists every file; 32 MiB is about 150,000 files)."""
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,14 @@ def parse_bundle(text: str) -> ParsedBundle:
         data = json.loads(text)
     except ValueError as exc:
         raise VerificationError(f"bundle is not valid JSON (truncated?): {exc}") from None
+    except RecursionError:
+        raise VerificationError("bundle JSON is nested too deeply") from None
     if not isinstance(data, dict):
         raise VerificationError("bundle is not a JSON object")
     try:
         bundle = Bundle.from_json(json.dumps(_normalize(data)))
+    except RecursionError:
+        raise VerificationError("bundle JSON is nested too deeply") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
@@ -145,8 +149,8 @@ def payload_json(envelope: Envelope) -> dict[str, Any]:
     """The in-toto statement inside an envelope."""
     try:
         data = json.loads(envelope.payload)
-    except ValueError:
-        raise VerificationError("DSSE payload is not JSON") from None
+    except (ValueError, RecursionError):
+        raise VerificationError("DSSE payload is not JSON (or nested too deeply)") from None
     if not isinstance(data, dict) or data.get("_type") != "https://in-toto.io/Statement/v1":
         raise VerificationError("DSSE payload is not an in-toto Statement v1")
     return data

@@ -106,7 +106,7 @@ def _front_matter(text: str) -> tuple[dict[str, Any], str]:
         return {}, text
     try:
         data = yaml.safe_load(text[3:end])
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError):  # deep nesting is hostile, not a crash
         data = None
     body = text[end + 4 :]
     return (data if isinstance(data, dict) else {}), body
@@ -163,7 +163,7 @@ def read_card(readme: Path | None, config: Path | None) -> CardFacts:
     if raw is not None:
         try:
             data = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             data = None
         if isinstance(data, dict):
             archs = data.get("architectures")
