@@ -19,7 +19,7 @@ import codecs
 import pickletools
 import struct
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 INLINE_CAP = 1 << 20
 """Byte/string payloads longer than this are skipped, keeping only :data:`BLOB_HEAD` bytes."""
@@ -27,8 +27,6 @@ BLOB_HEAD = 4096
 """Prefix kept of a skipped payload."""
 MAX_LINE = 1 << 16
 """Longest text argument line (protocol 0 opcodes)."""
-MAX_FRAME = 16 << 20
-"""Largest frame buffered; a larger claimed frame is read contiguously (and reported)."""
 
 UP_TO_NEWLINE = pickletools.UP_TO_NEWLINE
 OPCODES: dict[int, pickletools.OpcodeInfo] = {ord(op.code): op for op in pickletools.opcodes}
@@ -60,8 +58,7 @@ class Blob:
     """Whether the opcode makes a ``str`` (else ``bytes``)."""
 
 
-@dataclass(frozen=True)
-class Op:
+class Op(NamedTuple):
     """One decoded opcode."""
 
     offset: int
@@ -72,149 +69,198 @@ class Op:
     """Decoded argument, ``None`` when the opcode has none."""
 
 
+CHUNK = 1 << 18
+"""Bytes read ahead at once."""
+_KINDS: dict[int, tuple[str, str | None]] = {
+    code: (info.name, info.arg.name if info.arg else None) for code, info in OPCODES.items()
+}
+
+
 class PickleReader:
-    """Decodes opcodes from ``stream`` between ``start`` and ``end`` (absolute offsets)."""
+    """Decodes opcodes from ``stream`` between ``start`` and ``end`` (absolute offsets).
+
+    Bytes are read ahead in chunks into a window; frames are tracked as logical ranges
+    (``_fend``), so a frame of any claimed size costs no memory.
+    """
 
     def __init__(self, stream: BinaryIO, start: int, end: int, *, framed: bool = True) -> None:
         self._f = stream
         self._end = end
-        self._pos = start
-        """File position of the next byte not yet pulled into the frame buffer."""
-        self._buf = b""
-        self._idx = 0
-        self._buf_start = start
+        self._data = b""
+        self._base = start
+        """Logical offset of ``_data[0]``."""
+        self._p = 0
+        """Index of the next byte in ``_data``."""
+        self._limit = 0
+        """Index up to which reads need no frame or refill handling."""
+        self._fend = -1
+        """Logical end of the current frame, -1 outside frames (framed mode only)."""
         self.framed = framed
         self.straddles: list[int] = []
         """Offsets where a read crossed the end of a frame (the C unpickler dropped bytes there)."""
-        self.big_frames: list[int] = []
-        """Offsets of frames larger than :data:`MAX_FRAME` (read contiguously)."""
         stream.seek(start)
 
     # ------------------------------------------------------------------------------------- raw reads
     @property
     def offset(self) -> int:
         """Logical offset of the next byte."""
-        if self._idx < len(self._buf):
-            return self._buf_start + self._idx
-        return self._pos
+        return self._base + self._p
 
     @property
     def at_end(self) -> bool:
         """No byte left to read."""
-        return self._idx >= len(self._buf) and self._pos >= self._end
+        return self._base + self._p >= self._end
 
-    def _file_read(self, n: int) -> bytes:
-        n = min(n, self._end - self._pos)
-        if n <= 0:
-            return b""
-        data = self._f.read(n)
-        self._pos += len(data)
-        return data
+    def _set_limit(self) -> None:
+        limit = len(self._data)
+        if self._fend >= 0:
+            limit = min(limit, self._fend - self._base)
+        self._limit = limit
 
-    def _drop_buffer(self) -> None:
-        if self._idx < len(self._buf):
-            self.straddles.append(self._buf_start + self._idx)
-        self._buf = b""
-        self._idx = 0
+    def _move(self, pos: int, need: int) -> None:
+        """Make the window start at logical ``pos`` holding ``need`` bytes when the data has them."""
+        data_end = self._base + len(self._data)
+        if self._base <= pos <= data_end:
+            tail = self._data[pos - self._base :]
+            read_from = data_end
+        else:
+            tail = b""
+            read_from = pos
+            self._f.seek(pos)
+        want = min(max(CHUNK, need - len(tail)), self._end - read_from)
+        if len(tail) < need and want > 0:
+            tail += self._f.read(want)
+        self._data = tail
+        self._base = pos
+        self._p = 0
+
+    def _frame_check(self, n: int) -> None:
+        """Apply the C unpickler's frame rule to a read of ``n`` bytes at the current position."""
+        if self._fend < 0:
+            return
+        pos = self._base + self._p
+        if pos >= self._fend:
+            self._fend = -1
+        elif pos + n > self._fend:
+            self.straddles.append(pos)
+            pos = self._fend
+            self._fend = -1
+            self._move(pos, n)
 
     def read(self, n: int) -> bytes:
         """Exactly ``n`` bytes (``n`` small), or :class:`Truncated`."""
-        idx = self._idx
-        if idx + n <= len(self._buf):
-            self._idx = idx + n
-            return self._buf[idx : idx + n]
-        where = self.offset
-        self._drop_buffer()
-        data = self._file_read(n)
+        p = self._p
+        if p + n <= self._limit:
+            self._p = p + n
+            return self._data[p : p + n]
+        return self._slow_read(n)
+
+    def _slow_read(self, n: int) -> bytes:
+        where = self._base + self._p
+        self._frame_check(n)
+        if self._p + n > len(self._data):
+            self._move(self._base + self._p, n)
+        p = self._p
+        data = self._data[p : p + n]
         if len(data) < n:
+            self._p = len(self._data)
+            self._set_limit()
             raise Truncated(where, f"data ends inside an opcode ({len(data)} of {n} bytes)")
+        self._p = p + n
+        self._set_limit()
         return data
 
     def readline(self) -> bytes:
         """A line without its ``\\n`` (at most :data:`MAX_LINE` bytes)."""
-        where = self.offset
-        buf = self._buf
-        if self._idx < len(buf):
-            nl = buf.find(b"\n", self._idx)
-            if nl >= 0:
-                line = buf[self._idx : nl]
-                self._idx = nl + 1
-                return line
-        self._drop_buffer()
-        limit = min(MAX_LINE, self._end - self._pos)
-        line = self._f.readline(limit) if limit > 0 else b""
-        self._pos += len(line)
-        if not line.endswith(b"\n"):
-            if len(line) >= MAX_LINE:
-                raise PickleFormatError(where, f"text argument longer than {MAX_LINE} bytes")
-            raise Truncated(where, "data ends inside a text argument")
-        return line[:-1]
+        where = pos = self._base + self._p
+        if self._fend >= 0:
+            if pos >= self._fend:
+                self._fend = -1
+            else:
+                span = min(self._fend - pos, MAX_LINE + 1)
+                if self._p + span > len(self._data):
+                    self._move(pos, span)
+                if self._data.find(b"\n", self._p, self._p + span) < 0 and self._fend - pos <= MAX_LINE:
+                    self.straddles.append(pos)  # no newline left in the frame: C drops the rest
+                    self._move(self._fend, MAX_LINE + 1)
+                    self._fend = -1
+        nl = self._data.find(b"\n", self._p, self._p + MAX_LINE + 1)
+        if nl < 0:
+            self._move(self._base + self._p, MAX_LINE + 1)
+            nl = self._data.find(b"\n", 0, MAX_LINE + 1)
+            if nl < 0:
+                self._p = min(len(self._data), MAX_LINE)
+                self._set_limit()
+                if len(self._data) > MAX_LINE:
+                    raise PickleFormatError(where, f"text argument longer than {MAX_LINE} bytes")
+                raise Truncated(where, "data ends inside a text argument")
+        line = self._data[self._p : nl]
+        self._p = nl + 1
+        self._set_limit()
+        return line
 
     def skip(self, n: int) -> None:
         """Skip ``n`` bytes without reading them into memory (raw data that is not opcodes)."""
-        where = self.offset
-        left = len(self._buf) - self._idx
-        if n <= left:
-            self._idx += n
-            return
-        self._buf = b""
-        self._idx = 0
-        n -= left
-        if self._pos + n > self._end:
-            self._pos = self._end
+        where = self._base + self._p
+        target = where + n
+        if target > self._end:
+            self._data, self._base, self._p = b"", self._end, 0
+            self._set_limit()
             raise Truncated(where, f"data ends inside a {n}-byte payload")
-        self._pos += n
-        self._f.seek(self._pos)
+        if self._fend >= 0 and target >= self._fend:
+            self._fend = -1
+        if target <= self._base + len(self._data):
+            self._p = target - self._base
+        else:
+            self._data, self._base, self._p = b"", target, 0
+            self._f.seek(target)
+        self._set_limit()
 
     def payload(self, n: int, text: bool) -> bytes | Blob:
         """``n`` payload bytes, or a :class:`Blob` when larger than :data:`INLINE_CAP`."""
         if n <= INLINE_CAP:
             return self.read(n)
-        where = self.offset
-        if self._idx + n <= len(self._buf):
-            head = self._buf[self._idx : self._idx + BLOB_HEAD]
-            self._idx += n
-            return Blob(n, head, text)
-        self._drop_buffer()
-        if self._end - self._pos < n:
-            self._pos = self._end
+        where = self._base + self._p
+        self._frame_check(n)
+        if self._base + self._p + n > self._end:
+            self.skip(self._end - self._base - self._p)
             raise Truncated(where, f"data ends inside a {n}-byte payload")
-        head = self.read(min(BLOB_HEAD, n))
-        try:
-            self.skip(n - len(head))
-        except Truncated:
-            raise Truncated(where, f"data ends inside a {n}-byte payload") from None
+        head = self.read(BLOB_HEAD)
+        self.skip(n - len(head))
         return Blob(n, head, text)
 
     def _frame(self, length: int, where: int) -> None:
         if not self.framed:
             return
-        if length > MAX_FRAME:
-            self.big_frames.append(where)
-            return
-        if self._idx + length <= len(self._buf):
-            return  # already buffered: the C unpickler just goes on reading it
-        self._drop_buffer()
-        start = self._pos
-        data = self._file_read(length)
-        if len(data) < length:
-            raise Truncated(where, f"frame claims {length} bytes, {len(data)} left")
-        self._buf = data
-        self._buf_start = start
-        self._idx = 0
+        pos = self._base + self._p
+        if self._fend >= 0 and pos < self._fend:
+            if pos + length <= self._fend:
+                return  # already buffered: the C unpickler just goes on reading it
+            self.straddles.append(pos)
+            pos = self._fend
+            self._move(pos, 1)
+        if pos + length > self._end:
+            raise Truncated(where, f"frame claims {length} bytes, {self._end - pos} left")
+        self._fend = pos + length
+        self._set_limit()
 
     # ------------------------------------------------------------------------------------- opcodes
     def next_op(self) -> Op:
         """Decode the next opcode; raises :class:`PickleFormatError` on invalid or truncated data."""
-        where = self.offset
-        code = self.read(1)[0]
-        info = OPCODES.get(code)
-        if info is None:
+        p = self._p
+        where = self._base + p
+        if p < self._limit:
+            code = self._data[p]
+            self._p = p + 1
+        else:
+            code = self._slow_read(1)[0]
+        kind = _KINDS.get(code)
+        if kind is None:
             raise PickleFormatError(where, f"invalid opcode byte {code:#04x}")
-        name = info.name
-        if info.arg is None:
+        name, argkind = kind
+        if argkind is None:
             return Op(where, name, None)
-        arg = self._argument(info.arg.name, where)
+        arg = self._argument(argkind, where)
         if name == "FRAME":
             assert isinstance(arg, int)
             self._frame(arg, where)
@@ -223,14 +269,15 @@ class PickleReader:
     def _argument(self, kind: str, where: int) -> object:
         if kind == "uint1":
             return self.read(1)[0]
+        if kind == "unicodestring1":
+            data = self.read(self.read(1)[0])
+            return data.decode("utf-8", "surrogatepass")
         if kind == "uint2":
-            return int(struct.unpack("<H", self.read(2))[0])
+            return int.from_bytes(self.read(2), "little")
         if kind == "int4":
             return int(struct.unpack("<i", self.read(4))[0])
-        if kind == "uint4":
-            return int(struct.unpack("<I", self.read(4))[0])
-        if kind == "uint8":
-            return int(struct.unpack("<Q", self.read(8))[0])
+        if kind in ("uint4", "uint8"):
+            return int.from_bytes(self.read(4 if kind == "uint4" else 8), "little")
         if kind == "float8":
             return float(struct.unpack(">d", self.read(8))[0])
         if kind in ("long1", "long4"):
@@ -243,14 +290,17 @@ class PickleReader:
             return int.from_bytes(self.read(n), "little", signed=True)
         if kind in ("string1", "string4", "bytes1", "bytes4", "bytes8", "bytearray8"):
             n = self._length(kind, where)
-            data = self.payload(n, kind.startswith("string"))
-            if kind.startswith("string") and isinstance(data, bytes):
-                return data.decode("latin-1")  # Python 2 str: decoded as the unpickler's encoding does
-            return data
+            raw = self.payload(n, kind.startswith("string"))
+            if kind.startswith("string") and isinstance(raw, bytes):
+                return raw.decode("latin-1")  # Python 2 str: decoded as the unpickler's encoding does
+            return raw
         if kind.startswith("unicodestring") and kind != "unicodestringnl":
             n = self._length(kind, where)
-            data = self.payload(n, True)
-            return data.decode("utf-8", "surrogatepass") if isinstance(data, bytes) else data
+            text = self.payload(n, True)
+            return text.decode("utf-8", "surrogatepass") if isinstance(text, bytes) else text
+        return self._text_argument(kind, where)
+
+    def _text_argument(self, kind: str, where: int) -> object:
         line = self.readline()
         if kind == "stringnl_noescape_pair":
             second = self.readline()
@@ -276,7 +326,7 @@ class PickleReader:
         if kind.endswith("1"):
             return self.read(1)[0]
         if kind.endswith("8"):
-            return int(struct.unpack("<Q", self.read(8))[0])
+            return int.from_bytes(self.read(8), "little")
         fmt = "<i" if kind == "string4" else "<I"
         n = int(struct.unpack(fmt, self.read(4))[0])
         if n < 0:

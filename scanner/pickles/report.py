@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import contextlib
 import io
 from collections.abc import Callable, Iterator
@@ -122,12 +123,6 @@ class PickleFindings:
             )
         for offset, message in result.limits:
             yield self._f("AS-GEN-004", offset=offset, detail=f"{message}{where}")
-        for offset in result.big_frames[:1]:
-            yield self._f(
-                "AS-GEN-004",
-                offset=offset,
-                detail=f"FRAME at offset {offset} is too large to buffer; read contiguously",
-            )
         if result.pickles > 1:
             yield self._f("AS-PKL-011", detail=f"{result.pickles} pickles read{where}")
 
@@ -215,18 +210,24 @@ class PickleFindings:
         return decompile(self.read_bytes(trace.start, trace.end))
 
     def _secrets(self, trace: Trace, where: str) -> Iterator[Finding]:
-        reported = 0
-        for offset, text in trace.strings:
-            for match in find_secrets(text):
-                yield self._f(
-                    match.pattern.rule_id,
-                    offset=offset,
-                    detail=f"{match.pattern.name} in a string constant at offset {offset}{where}",
-                    evidence=match.redacted,
-                )
-                reported += 1
-                if reported >= 50:
-                    return
+        if not trace.strings:
+            return
+        starts: list[int] = []
+        pos = 0
+        for _, text in trace.strings:
+            starts.append(pos)
+            pos += len(text) + 1
+        joined = "\n".join(text for _, text in trace.strings)  # one pass of the patterns per pickle
+        for reported, match in enumerate(find_secrets(joined)):
+            if reported >= 50:
+                return
+            offset = trace.strings[bisect.bisect_right(starts, match.start) - 1][0]
+            yield self._f(
+                match.pattern.rule_id,
+                offset=offset,
+                detail=f"{match.pattern.name} in a string constant at offset {offset}{where}",
+                evidence=match.redacted,
+            )
 
     def _nested(self, trace: Trace) -> Iterator[Finding]:
         for call in trace.calls:

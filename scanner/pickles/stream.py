@@ -30,8 +30,6 @@ class StreamResult:
     """(offset, length) of bytes that belong to no pickle."""
     straddles: list[int] = field(default_factory=list)
     """Offsets where an opcode crossed a frame boundary."""
-    big_frames: list[int] = field(default_factory=list)
-    """Offsets of frames too large to buffer (read contiguously)."""
     limits: list[tuple[int, str]] = field(default_factory=list)
     """Limits hit while reading the range."""
     pickles: int = 0
@@ -76,7 +74,6 @@ def read_one(
     trace = Machine(reader, extensions=extensions, build_hook=build_hook).run()
     if result is not None:
         result.traces.append(trace)
-        result.big_frames.extend(reader.big_frames)
         if reader.straddles:
             result.straddles.extend(reader.straddles)
             again = PickleReader(stream, start, end, framed=False)
