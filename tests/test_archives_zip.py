@@ -281,7 +281,13 @@ def test_tensor_storages_not_misread_by_weak_detectors(run_cli, tmp_path: Path) 
     # Raw float bytes that happen to look like a safetensors header length + '{', and a storage that
     # is really a gzip stream (content detection still decides for those).
     looks_like_header = (16).to_bytes(8, "little") + b"{" + bytes(range(1, 200)) * 40
-    entries += [("ck/data/90", looks_like_header), ("ck/data/91", __import__("gzip").compress(b"x" * 100))]
+    # Floats whose first bytes read as PROTO 5 followed by a byte that is no pickle opcode.
+    looks_like_proto = b"\x80\x05\xab\x3b" + bytes(range(7, 250)) * 40
+    entries += [
+        ("ck/data/90", looks_like_header),
+        ("ck/data/91", __import__("gzip").compress(b"x" * 100)),
+        ("ck/data/92", looks_like_proto),
+    ]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, data in entries:
@@ -293,6 +299,7 @@ def test_tensor_storages_not_misread_by_weak_detectors(run_cli, tmp_path: Path) 
     assert code == 0, art["findings"]
     assert "tensor-storage:ck/data/90" in art["coverage"]["analyzed"]
     assert "gzip:ck/data/91" in art["coverage"]["analyzed"]
+    assert "tensor-storage:ck/data/92" in art["coverage"]["analyzed"]
 
 
 def test_torch_zip_label_when_data_pkl_is_not_first(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

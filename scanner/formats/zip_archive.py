@@ -14,6 +14,7 @@ directory read during analysis is recorded in the ``archive`` property.
 
 from __future__ import annotations
 
+import pickletools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -66,6 +67,8 @@ _NOT_RAW = (
     b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c", b"\x93NUMPY"
 )  # fmt: skip
 """Signatures of containers that are never raw tensor bytes."""
+_PICKLE_OPCODES = bytes(sorted({ord(op.code) for op in pickletools.opcodes}))
+"""Every pickle opcode byte (from ``pickletools``' metadata)."""
 _DATA_PKL = re.compile(rb"PK\x01\x02.{42}(?:[^\x00-\x1f]*/)?data\.pkl", re.DOTALL)
 _LOCAL_NAME = re.compile(rb"PK\x03\x04.{22}(..)..", re.DOTALL)
 
@@ -431,8 +434,8 @@ class TensorStorageAnalyzer(Analyzer):
         if _STORAGE_NAME.search(probe.name) is None or probe.is_text():
             return False
         head = probe.head
-        if head[:1] == b"\x80" and head[1:2] in b"\x02\x03\x04\x05":
-            return False
+        if head[:1] == b"\x80" and head[1:2] in b"\x02\x03\x04\x05" and head[2:3] in _PICKLE_OPCODES:
+            return False  # PROTO n then an opcode: possibly a pickle, content detection decides
         return not head.startswith(_NOT_RAW)
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
