@@ -421,3 +421,37 @@ def test_torchscript_judge_on_hand_written_code() -> None:
     assert ("critical", "call requests.get('https://evil.example')") in found
     assert ("high", "call mylib.helper(x)") in found
     assert ("critical", "call eval('x')") in found
+
+
+def test_failure_inside_one_member_spares_the_others(run_cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A detector raising on one member is that member's error; the rest of the archive is analyzed."""
+    from scanner.formats import registry
+    from scanner.formats.interface import Analyzer, Probe
+
+    class Exploding(Analyzer):
+        name = "exploding-detector"
+        format = "x"
+
+        def detect(self, probe: Probe) -> bool:
+            if probe.name == "b.txt":
+                raise UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
+            return False
+
+        def analyze(self, ctx):  # type: ignore[no-untyped-def]
+            return iter(())
+
+    original = registry.all_analyzers()
+    monkeypatch.setattr(registry, "all_analyzers", lambda: (Exploding(), *original))
+    note = f"token {FAKE_HF}\n".encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in ("a.txt", "b.txt", "c.txt"):
+            zf.writestr(name, note)
+    path = tmp_path / "three.zip"
+    path.write_bytes(buf.getvalue())
+    code, art = scan(run_cli, path)
+    assert code == 1
+    assert sorted(f["location"]["member"] for f in by_rule(art, "AS-SEC-001")) == ["a.txt", "c.txt"]
+    (error,) = art["errors"]
+    assert error["analyzer"] == "zip" and error["member"] == "b.txt"
+    assert "UnicodeDecodeError" in error["message"]

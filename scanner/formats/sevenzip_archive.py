@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-from scanner.formats._containers import check_link, check_name, over_limits
+from scanner.formats._containers import check_link, check_name, over_limits, scan_member
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.formats.zipread import unsafe_member_name
 from scanner.model import Finding
@@ -126,7 +126,7 @@ class _Extraction:
                 )
             )
         if spool.written:
-            self.findings.extend(self.ctx.scan_member(name, spool.file, spool.written))
+            self.findings.extend(scan_member(self.ctx, self.analyzer, name, spool.file, spool.written))
 
 
 class SevenZipAnalyzer(Analyzer):

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from scanner.formats._containers import check_link, check_name, over_limits, spool_bounded
+from scanner.formats._containers import check_link, check_name, over_limits, scan_member, spool_bounded
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.formats.zipread import (
     _EOCD,
@@ -185,7 +185,7 @@ class ZipAnalyzer(Analyzer):
         if directory.base_offset:
             prefix = "<prefix>"
             with window(stream, 0, directory.base_offset) as view:
-                yield from ctx.scan_member(prefix, view, directory.base_offset)
+                yield from scan_member(ctx, self.name, prefix, view, directory.base_offset)
         seen: set[str] = set()
         for dup in sorted({n for n in names if n in seen or seen.add(n)}):  # type: ignore[func-returns-value]
             yield finding(
@@ -364,7 +364,7 @@ class ZipAnalyzer(Analyzer):
             data.seek(0)
             yield from judge_code(ctx, self.name, entry.name, data, size, code.classes)
             data.seek(0)
-        yield from ctx.scan_member(entry.name, data, size)
+        yield from scan_member(ctx, self.name, entry.name, data, size)
 
 
 def _is_code(name: str) -> bool:
