@@ -71,7 +71,7 @@ def make_corpus(root: Path, large_mib: int, large_count: int) -> tuple[int, int]
         elif kind == "txt":
             path.write_text("A model card line with nothing secret in it.\n" * rng.randint(1, 200))
         else:
-            path.write_bytes(os.urandom(rng.randint(256, 32768)))
+            path.write_bytes(b"RAWDATA\0" * 2 + os.urandom(rng.randint(256, 32768)))  # no format magic
     block = os.urandom(1 << 20)
     for k in range(large_count):
         path = root / f"large{k}" / "model.safetensors"

@@ -7,6 +7,9 @@ files is Python code that holds the GIL, so ``auto`` switches to processes when 
 to amortise their start-up. Each worker process scans a batch of files and sends back the frozen
 results; the caller receives them in input order, so the output is identical to a serial run.
 
+A program calling :func:`scanner.engine.scan_paths` on many files must guard its entry point with
+``if __name__ == "__main__":`` (the usual rule for ``forkserver``/``spawn``), or pass ``workers="threads"``.
+
 Memory stays bounded: each worker holds at most one small file's bytes (up to one hashing chunk) or one
 ring of hashing buffers, and results are small.
 """
