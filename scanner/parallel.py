@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from typing import TYPE_CHECKING
@@ -63,6 +64,11 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool (no traceback from every worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _scan_batch(batch: list[Artifact], options: ScanOptions) -> list[ScanResult]:
     """Worker-process entry point: scan a batch of files in order."""
     from scanner.engine import scan_artifact
@@ -89,8 +95,9 @@ def scan_all(
             return list(pool.map(lambda a: scan_artifact(a, options, progress), artifacts))
     size = max(1, min(MAX_BATCH, len(artifacts) // (n * 4)))
     results: list[ScanResult] = []
-    with ProcessPoolExecutor(max_workers=n, mp_context=_context()) as pool:
-        batches: Iterable[list[ScanResult]] = pool.map(
+    processes = ProcessPoolExecutor(max_workers=n, mp_context=_context(), initializer=_worker_init)
+    try:
+        batches: Iterable[list[ScanResult]] = processes.map(
             _scan_batch, _batches(artifacts, size), [options] * ((len(artifacts) + size - 1) // size)
         )
         for batch in batches:
@@ -98,4 +105,9 @@ def scan_all(
                 if progress is not None:
                     progress(result.digests.size if result.digests else 0)
                 results.append(result)
+    except BaseException:
+        # Ctrl-C or a failure: drop the queued batches instead of scanning them before giving up.
+        processes.shutdown(wait=True, cancel_futures=True)
+        raise
+    processes.shutdown(wait=True)
     return results
