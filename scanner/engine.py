@@ -158,6 +158,9 @@ class _Collector:
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         primary, extra = select_analyzers(ctx.probe)
+        # --- secrets (issue 4): analyzers that only some options enable (scan --deep) ---
+        extra = tuple(a for a in extra if a.enabled(ctx.options))
+        # --- end secrets ---
         if ctx.depth == 0:
             self.format = primary.format if primary else (extra[0].format if extra else "unknown")
         if primary is None and not extra:

@@ -199,4 +199,4 @@ def test_sarif_to_stdout_and_one_stdout_output_only(run_cli) -> None:  # type: i
     validate_sarif(json.loads(r.out))
     assert "verdict: FAIL" in r.err
     r = run_cli("scan", str(LEAKY), "--sarif", "-", "--json", "-")
-    assert r.code == 2 and "only one of --json, --sarif, --html may be '-'" in r.err and r.out == ""
+    assert r.code == 2 and "only one of --json, --sarif, --html, --bom may be '-'" in r.err and r.out == ""

@@ -73,6 +73,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="how files are scanned in parallel (default auto: processes for many files, else threads)",
     )
     # --- end reports ---
+    # --- BOM and attestations (issue 6) ---
+    from scanner.commands.sign import add_signing_flags
+
+    p.add_argument("--bom", metavar="FILE", help="write the CycloneDX 1.6 ML-BOM to FILE ('-' for stdout)")
+    p.add_argument(
+        "--attest", metavar="FILE", help="write signed scan and BOM attestations to FILE (JSON Lines)"
+    )
+    add_signing_flags(p)
+    # --- end BOM and attestations ---
     p.set_defaults(func=run)
 
 
@@ -85,8 +94,10 @@ def run(args: argparse.Namespace) -> int:
     # --- reports: baseline (issue 5) ---
     from scanner.baseline import BaselineError, load_baseline
 
-    if [args.json, args.sarif, args.html].count("-") > 1:
-        print("artifact-scanner: error: only one of --json, --sarif, --html may be '-'", file=sys.stderr)
+    if [args.json, args.sarif, args.html, args.bom].count("-") > 1:
+        print(
+            "artifact-scanner: error: only one of --json, --sarif, --html, --bom may be '-'", file=sys.stderr
+        )
         return 2
 
     baseline = None
@@ -117,6 +128,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"artifact-scanner: vulnerability database error: {exc}", file=sys.stderr)
             return 2
     # --- end dependency audit ---
+    # --- BOM and attestations (issue 6): a signing mode is checked before scanning ---
+    from scanner.attest.errors import AttestError
+    from scanner.attest.signers import Signer, make_signer
+
+    signer: Signer | None = None
+    try:
+        if args.attest:
+            signer = make_signer(args.key, args.cert, args.cert_chain, args.keyless)
+        elif args.key or args.cert or args.cert_chain or args.keyless:
+            raise AttestError(
+                "--key, --cert, --cert-chain and --keyless sign attestations: add --attest FILE"
+            )
+    except AttestError as exc:
+        print(f"artifact-scanner: error: {exc}", file=sys.stderr)
+        return 2
+    # --- end BOM and attestations ---
     total = sum(a.size for a in list_artifacts(args.paths).artifacts) if sys.stderr.isatty() else 0
     with progress_bar(total, "scanning") as progress:
         report = scan_paths(args.paths, options, progress)
@@ -133,7 +160,12 @@ def run(args: argparse.Namespace) -> int:
     if baseline is not None:
         report = apply_baseline(report, baseline)
     # --- end reports ---
-    human_stream = sys.stderr if "-" in (args.json, args.sarif, args.html) else sys.stdout
+    human_stream = sys.stderr if "-" in (args.json, args.sarif, args.html, args.bom) else sys.stdout
+    # --- model signatures (issue 6): present when required, and matching the files ---
+    from scanner.attest.scan_step import check_model_signatures
+
+    report = check_model_signatures(report, policy)
+    # --- end model signatures ---
     color = human_stream.isatty() and "NO_COLOR" not in os.environ
     human_stream.write(TextRenderer(color=color).render(report))
     human_stream.flush()
@@ -149,4 +181,19 @@ def run(args: argparse.Namespace) -> int:
 
         write_output(args.html, HtmlRenderer().render(report))
     # --- end reports ---
+    # --- BOM and attestations (issue 6) ---
+    if args.bom or signer is not None:
+        from scanner.attest.statement import attestation_lines
+        from scanner.bom import build_bom
+
+        bom = build_bom(report, reproducible=args.reproducible)
+        if args.bom:
+            write_output(args.bom, bom)
+        if signer is not None:
+            try:
+                write_output(args.attest, attestation_lines(report, bom, signer))
+            except AttestError as exc:
+                print(f"artifact-scanner: attest: {exc}", file=sys.stderr)
+                return 1 if report.verdict.exit_code == 1 else 3
+    # --- end BOM and attestations ---
     return report.verdict.exit_code
