@@ -196,6 +196,18 @@ def _file_libraries(files: Iterable[ScanResult], libraries: _Libraries) -> list[
     return list(dict.fromkeys(refs))
 
 
+def _cvss_method(vector: str) -> Any:
+    from cyclonedx.model.vulnerability import VulnerabilityScoreSource
+
+    if vector.startswith("CVSS:4"):
+        return VulnerabilityScoreSource.CVSS_V4
+    if vector.startswith("CVSS:3.1"):
+        return VulnerabilityScoreSource.CVSS_V3_1
+    if vector.startswith("CVSS:3"):
+        return VulnerabilityScoreSource.CVSS_V3
+    return VulnerabilityScoreSource.CVSS_V2 if vector.startswith("AV:") else VulnerabilityScoreSource.OTHER
+
+
 def _vulnerabilities(findings: Iterable[Finding], libraries: _Libraries) -> list[Any]:
     from cyclonedx.model.impact_analysis import ImpactAnalysisAffectedStatus
     from cyclonedx.model.vulnerability import (
@@ -228,6 +240,10 @@ def _vulnerabilities(findings: Iterable[Finding], libraries: _Libraries) -> list
             BomTargetVersionRange(version=v, status=ImpactAnalysisAffectedStatus.UNAFFECTED) for v in fixed
         ]
         rating: dict[str, Any] = {"severity": VulnerabilitySeverity(f.severity.label)}
+        vector = extra.get("cvss_vector")
+        if isinstance(vector, str) and vector:
+            rating["method"] = _cvss_method(vector)
+            rating["vector"] = vector
         try:
             if extra.get("cvss_score") is not None:
                 rating["score"] = Decimal(str(extra["cvss_score"]))

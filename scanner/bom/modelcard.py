@@ -174,8 +174,12 @@ def read_card(readme: Path | None, config: Path | None) -> CardFacts:
     license_value = front.get("license")
     if isinstance(license_value, list):
         license_value = license_value[0] if license_value else None
-    limitations = tuple(_text(v) for k, v in sections.items() if _LIMITATIONS.search(k) and v.strip())
-    uses = tuple(_text(v) for k, v in sections.items() if _USES.search(k.strip()) and v.strip())
+    limitations = _strings(front.get("limitations")) + tuple(
+        _text(v) for k, v in sections.items() if _LIMITATIONS.search(k) and v.strip()
+    )
+    uses = _strings(front.get("intended_use") or front.get("intended-use")) + tuple(
+        _text(v) for k, v in sections.items() if _USES.search(k.strip()) and v.strip()
+    )
     pipeline = front.get("pipeline_tag")
     return CardFacts(
         license=_text(license_value) if license_value else None,
