@@ -60,12 +60,13 @@ def test_vendor_model_bom(run_cli) -> None:  # type: ignore[no-untyped-def]
     assert card["modelParameters"]["architectureFamily"] == "tiny"
     assert card["quantitativeAnalysis"]["performanceMetrics"] == [{"type": "accuracy"}]
     libraries = {c["purl"] for c in bom["components"] if c["type"] == "library"}
-    assert libraries == {"pkg:pypi/safetensors"}
+    # the format's loader, and numpy from the header's "format": "np" metadata
+    assert libraries == {"pkg:pypi/safetensors", "pkg:pypi/numpy"}
     meta = _props(bom["metadata"])
     assert meta["artifact-scanner:verdict"] == "pass"
     assert meta["artifact-scanner:findings:medium"] == "0"
     deps = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
-    assert deps[model["bom-ref"]] == ["pkg:pypi/safetensors"]
+    assert deps[model["bom-ref"]] == ["pkg:pypi/numpy", "pkg:pypi/safetensors"]
 
 
 def test_reproducible_bom_is_byte_identical_and_serial_follows_content(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

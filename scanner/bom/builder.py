@@ -38,6 +38,7 @@ _FRAMEWORK_PACKAGES = {
     "torch": "torch",
     "safetensors": "safetensors",
     "gguf": "gguf",
+    "numpy": "numpy",
 }
 """Framework (or format) recorded by a file -> the PyPI package that loads it."""
 
@@ -189,10 +190,12 @@ def _file_libraries(files: Iterable[ScanResult], libraries: _Libraries) -> list[
                         str(name), str(version) if version else None, f"recorded:{r.artifact.relpath}"
                     )
                 )
-        framework = props.get("framework", r.format)
-        package = _FRAMEWORK_PACKAGES.get(framework) if isinstance(framework, str) else None
-        if package and not (isinstance(recorded, dict) and package in recorded):
-            refs.append(libraries.add(package, None, f"framework:{r.artifact.relpath}"))
+        # The format's own loader (safetensors, onnx ...) and the framework the file records (a
+        # safetensors file saved from numpy or torch) are both libraries the model needs.
+        for label in (r.format, props.get("framework")):
+            package = _FRAMEWORK_PACKAGES.get(label) if isinstance(label, str) else None
+            if package and not (isinstance(recorded, dict) and package in recorded):
+                refs.append(libraries.add(package, None, f"framework:{r.artifact.relpath}"))
     return list(dict.fromkeys(refs))
 
 

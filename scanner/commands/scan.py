@@ -37,7 +37,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--shard-size", type=positive_int, metavar="N", help="also compute a SHA-256 shard manifest"
     )
     p.add_argument(
-        "--jobs", type=positive_int, default=1, metavar="N", help="files scanned at once (default 1)"
+        "--jobs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="files scanned at once (default: every usable core)",
     )
     p.add_argument(
         "--deep", action="store_true", help="also search raw binary bytes for high-confidence secrets"
@@ -54,6 +58,21 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="audit dependency files and recorded library versions against these OSV records or index",
     )
     # --- end dependency audit ---
+    # --- reports, baseline, parallel scanning (issue 5) ---
+    p.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning to FILE, or '-'")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML review report to FILE, or '-'")
+    p.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="a previous --json result: report only findings it does not have (matched by fingerprint)",
+    )
+    p.add_argument(
+        "--workers",
+        choices=("auto", "threads", "processes"),
+        default="auto",
+        help="how files are scanned in parallel (default auto: processes for many files, else threads)",
+    )
+    # --- end reports ---
     # --- BOM and attestations (issue 6) ---
     from scanner.commands.sign import add_signing_flags
 
@@ -72,6 +91,23 @@ def run(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"artifact-scanner: policy error: {exc}", file=sys.stderr)
         return 2
+    # --- reports: baseline (issue 5) ---
+    from scanner.baseline import BaselineError, load_baseline
+
+    if [args.json, args.sarif, args.html, args.bom].count("-") > 1:
+        print(
+            "artifact-scanner: error: only one of --json, --sarif, --html, --bom may be '-'", file=sys.stderr
+        )
+        return 2
+
+    baseline = None
+    if args.baseline is not None:
+        try:
+            baseline = load_baseline(args.baseline)
+        except BaselineError as exc:
+            print(f"artifact-scanner: baseline error: {exc}", file=sys.stderr)
+            return 2
+    # --- end reports ---
     options = ScanOptions(
         policy=policy,
         fail_on=args.fail_on,
@@ -80,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         deep_secrets=args.deep,
         reproducible=args.reproducible,
         vuln_db=args.vuln_db,
+        workers=args.workers,
     )
     # --- dependency audit (issue 7): check the database first, audit recorded versions after ---
     from scanner.deps.osv_store import VulnDbError, open_store
@@ -115,17 +152,35 @@ def run(args: argparse.Namespace) -> int:
 
     report = audit_recorded_libraries(report, args.vuln_db, policy)
     # --- end dependency audit ---
+    # --- reports: suppressions, baseline, outputs (issue 5) ---
+    from scanner.baseline import apply_baseline
+    from scanner.suppressions import apply_suppressions, today
+
+    report = apply_suppressions(report, policy.suppressions, policy.source, today(), policy.apply)
+    if baseline is not None:
+        report = apply_baseline(report, baseline)
+    # --- end reports ---
+    human_stream = sys.stderr if "-" in (args.json, args.sarif, args.html, args.bom) else sys.stdout
     # --- model signatures (issue 6): present when required, and matching the files ---
     from scanner.attest.scan_step import check_model_signatures
 
     report = check_model_signatures(report, policy)
     # --- end model signatures ---
-    human_stream = sys.stderr if args.json == "-" else sys.stdout
     color = human_stream.isatty() and "NO_COLOR" not in os.environ
     human_stream.write(TextRenderer(color=color).render(report))
     human_stream.flush()
     if args.json:
         write_output(args.json, JsonRenderer().render(report))
+    # --- reports: SARIF and HTML (issue 5) ---
+    if args.sarif:
+        from scanner.report.sarif import SarifRenderer
+
+        write_output(args.sarif, SarifRenderer().render(report))
+    if args.html:
+        from scanner.report.html import HtmlRenderer
+
+        write_output(args.html, HtmlRenderer().render(report))
+    # --- end reports ---
     # --- BOM and attestations (issue 6) ---
     if args.bom or signer is not None:
         from scanner.attest.statement import attestation_lines
