@@ -60,13 +60,13 @@ def test_vendor_model_bom(run_cli) -> None:  # type: ignore[no-untyped-def]
     assert card["modelParameters"]["architectureFamily"] == "tiny"
     assert card["quantitativeAnalysis"]["performanceMetrics"] == [{"type": "accuracy"}]
     libraries = {c["purl"] for c in bom["components"] if c["type"] == "library"}
-    # the format's loader, and numpy from the header's "format": "np" metadata
-    assert libraries == {"pkg:pypi/safetensors", "pkg:pypi/numpy"}
+    # the format's loader, numpy from the header's "format": "np" metadata, transformers from config.json
+    assert libraries == {"pkg:pypi/safetensors", "pkg:pypi/numpy", "pkg:pypi/transformers"}
     meta = _props(bom["metadata"])
     assert meta["artifact-scanner:verdict"] == "pass"
     assert meta["artifact-scanner:findings:medium"] == "0"
     deps = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
-    assert deps[model["bom-ref"]] == ["pkg:pypi/numpy", "pkg:pypi/safetensors"]
+    assert deps[model["bom-ref"]] == ["pkg:pypi/numpy", "pkg:pypi/safetensors", "pkg:pypi/transformers"]
 
 
 def test_reproducible_bom_is_byte_identical_and_serial_follows_content(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -124,6 +124,7 @@ def test_model_card_sections_and_metric_values(run_cli, tmp_path: Path) -> None:
         "pkg:pypi/torch@2.13.0",
         "pkg:pypi/numpy",
         "pkg:pypi/safetensors",
+        "pkg:pypi/transformers",
     }
 
 

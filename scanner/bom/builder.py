@@ -39,6 +39,10 @@ _FRAMEWORK_PACKAGES = {
     "safetensors": "safetensors",
     "gguf": "gguf",
     "numpy": "numpy",
+    "npy": "numpy",
+    "npz": "numpy",
+    "joblib": "joblib",
+    "transformers": "transformers",
 }
 """Framework (or format) recorded by a file -> the PyPI package that loads it."""
 
