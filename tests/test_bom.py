@@ -224,3 +224,16 @@ def test_front_matter_limitations_and_intended_use(run_cli, tmp_path: Path) -> N
         "technicalLimitations": ["English only"],
     }
     assert _props(component)["artifact-scanner:modelcard:missing"] == "datasets,metrics"
+
+
+def test_task_recorded_by_the_config_analyzer(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model = tmp_path / "bert"
+    model.mkdir()
+    shutil.copy(FIXTURES / "deps" / "model" / "config.json", model / "config.json")  # BertModel
+    shutil.copy(VENDOR_MODEL / "model.safetensors", model / "model.safetensors")
+    (component,) = _models(_bom(run_cli, str(model)))
+    assert component["modelCard"]["modelParameters"]["task"] == "feature-extraction"
+    assert _props(component)["artifact-scanner:task"] == "feature-extraction"
+    assert "pkg:pypi/transformers@4.30.0" in {
+        c["purl"] for c in _bom(run_cli, str(model))["components"] if c["type"] == "library"
+    }
