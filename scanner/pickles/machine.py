@@ -178,7 +178,10 @@ class Machine:
                     p += 1
                 elif code == 0x8C and p + 1 < limit and p + 2 + data[p + 1] <= limit:  # SHORT_BINUNICODE
                     n = data[p + 1]
-                    text = data[p + 2 : p + 2 + n].decode("utf-8", "surrogatepass")
+                    try:
+                        text = data[p + 2 : p + 2 + n].decode("utf-8", "surrogatepass")
+                    except UnicodeDecodeError:
+                        break  # the slow path reports it
                     if n >= 8 and self._string_chars < MAX_STRING_CHARS:
                         self._string_chars += n
                         strings.append((reader._base + p, text))
