@@ -29,6 +29,18 @@ class SecretPattern:
     """The pattern; group ``secret`` (or the whole match) is the secret value."""
     min_entropy: float
     """Minimum Shannon entropy (bits per char) of the value; 0 for fixed-format patterns."""
+    keywords: tuple[str, ...] = ()
+    """Lower-case strings of which one must occur in the text for the pattern to be tried."""
+    exclude: re.Pattern[str] | None = None
+    """Values matching this are placeholders (documentation examples), not secrets."""
+    deep_regex: str | None = None
+    """Pattern searched in raw binary bytes by ``scan --deep`` (``None``: not a deep pattern)."""
+
+    def accepts(self, value: str) -> bool:
+        """Whether a matched value passes the entropy and placeholder checks."""
+        if self.min_entropy and shannon_entropy(value) < self.min_entropy:
+            return False
+        return not (self.exclude is not None and self.exclude.search(value))
 
 
 @dataclass(frozen=True)
@@ -59,41 +71,60 @@ def shannon_entropy(value: str) -> float:
     return -sum(c / total * math.log2(c / total) for c in counts.values())
 
 
+def _compile(entry: Any, key: str) -> re.Pattern[str]:
+    try:
+        return re.compile(str(entry[key]))
+    except (KeyError, re.error) as exc:
+        raise RulesDataError(f"rules/secrets.yaml: pattern {entry.get('name')!r}: {key}: {exc}") from None
+
+
 @functools.cache
 def secret_patterns() -> tuple[SecretPattern, ...]:
     """The compiled patterns, in file order."""
     data = load_rules_file("secrets.yaml")
     patterns = []
     for entry in data.get("patterns", []):
-        try:
-            regex = re.compile(entry["regex"])
-        except (KeyError, re.error) as exc:
-            raise RulesDataError(f"rules/secrets.yaml: pattern {entry.get('name')!r}: {exc}") from None
+        deep = bool(entry.get("deep", False))
         patterns.append(
             SecretPattern(
                 name=str(entry["name"]),
                 rule_id=str(entry["rule"]),
-                regex=regex,
+                regex=_compile(entry, "regex"),
                 min_entropy=float(entry.get("min_entropy", 0.0)),
+                keywords=tuple(str(k).lower() for k in entry.get("keywords", ())),
+                exclude=_compile(entry, "exclude") if "exclude" in entry else None,
+                deep_regex=str(entry.get("deep_regex", entry["regex"])) if deep else None,
             )
         )
     return tuple(patterns)
 
 
-def find_secrets(text: str) -> Iterator[SecretMatch]:
-    """Yield the secrets in ``text``, non-overlapping, in order of position."""
-    found: list[SecretMatch] = []
+def _candidates(text: str) -> Iterator[SecretMatch]:
+    lowered: str | None = None
     for pattern in secret_patterns():
+        if pattern.keywords:
+            if lowered is None:
+                lowered = text.lower()
+            if not any(k in lowered for k in pattern.keywords):
+                continue
+        group = "secret" if "secret" in pattern.regex.groupindex else 0
         for m in pattern.regex.finditer(text):
-            group = "secret" if "secret" in pattern.regex.groupindex else 0
             start, end = m.span(group)
             value = text[start:end]
-            if pattern.min_entropy and shannon_entropy(value) < pattern.min_entropy:
-                continue
-            found.append(SecretMatch(pattern, start, end, redacted_form(pattern.name, value)))
-    found.sort(key=lambda s: (s.start, -(s.end - s.start)))
+            if pattern.accepts(value):
+                yield SecretMatch(pattern, start, end, redacted_form(pattern.name, value))
+
+
+def _rank(match: SecretMatch) -> tuple[int, int, int]:
+    # Earliest first; at one position a fixed-format pattern wins over a generic one, then the longest.
+    generic = 1 if match.pattern.min_entropy else 0
+    return (match.start, generic, -(match.end - match.start))
+
+
+def find_secrets(text: str) -> Iterator[SecretMatch]:
+    """Yield the secrets in ``text``, non-overlapping, in order of position."""
     last_end = -1
-    for match in found:
+    for match in sorted(_candidates(text), key=_rank):
         if match.start >= last_end:
             last_end = match.end
             yield match

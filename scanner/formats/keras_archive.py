@@ -122,6 +122,11 @@ class KerasArchiveAnalyzer(Analyzer):
         except (UnicodeDecodeError, ValueError) as exc:
             yield finding("AS-KER-004", analyzer=NAME, member=member, detail=f"{info.filename}: {exc}")
             return
+        except RecursionError:
+            yield finding(
+                "AS-GEN-004", analyzer=NAME, member=member, detail=f"{info.filename}: JSON nested too deeply"
+            )
+            return
         if info.filename == "metadata.json":
             if isinstance(document, dict) and isinstance(document.get("keras_version"), str):
                 ctx.set_property("libraries", {"keras": document["keras_version"][:50]})

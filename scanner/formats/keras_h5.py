@@ -81,6 +81,9 @@ class KerasH5Analyzer(Analyzer):
             except ValueError as exc:
                 yield finding("AS-KER-004", analyzer=NAME, detail=f"attribute {key!r}: {exc}")
                 continue
+            except RecursionError:
+                yield finding("AS-GEN-004", analyzer=NAME, detail=f"attribute {key!r}: JSON too deep")
+                continue
             yield from judge_config(document, NAME, f"attribute {key}")
             for match in find_secrets(text):
                 yield finding(

@@ -42,6 +42,11 @@ DATA_TYPES = {
 }  # fmt: skip
 STRING_TYPE = 8
 EXTERNAL = 1
+ITEM_SIZES = {
+    1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2,
+    17: 1, 18: 1, 19: 1, 20: 1, 24: 1,
+}  # fmt: skip
+"""Bytes per element of the fixed-width data types (sub-byte types are packed and left out)."""
 
 # Wire types of the top-level ModelProto fields, used by detection.
 _MODEL_FIELDS = {
@@ -147,6 +152,7 @@ class _Stats:
     shapes: dict[str, list[int]] = field(default_factory=dict)
     nodes: int = 0
     external: dict[str, int] = field(default_factory=dict)
+    external_bytes: int = 0
     domains: dict[str, set[str]] = field(default_factory=dict)
     local_functions: set[tuple[str, str]] = field(default_factory=set)
     opsets: dict[str, int] = field(default_factory=dict)
@@ -371,16 +377,67 @@ class _Walk:
             if len(self.stats.shapes) < 50 and name:
                 self.stats.shapes[name] = dims
         if location_kind == EXTERNAL or external:
-            self.external(external.get("location", ""), label, f.offset)
+            location = external.get("location", "")
+            if self.external(location, label, f.offset):
+                expected = None
+                if data_type in ITEM_SIZES and dims and all(d >= 0 for d in dims):
+                    expected = ITEM_SIZES[data_type]
+                    for d in dims:
+                        expected *= d
+                self.external_range(location, external, expected, label, f.offset)
 
-    def external(self, location: str, label: str, offset: int) -> None:
+    def external_range(
+        self, location: str, external: dict[str, str], expected: int | None, label: str, offset: int
+    ) -> None:
+        """Check ``offset``/``length`` of an external data entry against the tensor and the file."""
+        numbers: dict[str, int] = {}
+        for key in ("offset", "length"):
+            text = external.get(key)
+            if text is None:
+                continue
+            if not text.isdigit() or len(text) > 20:
+                self._range_finding(f"{label}: external data {key} {text[:40]!r} is not a byte count", offset)
+                return
+            numbers[key] = int(text)
+        start, length = numbers.get("offset", 0), numbers.get("length")
+        if length is not None:
+            self.stats.external_bytes += length
+            if expected is not None and length != expected:
+                self._range_finding(
+                    f"{label}: external data length {length} differs from the {expected} bytes "
+                    "its shape and type need",
+                    offset,
+                )
+                return
+        if self.model_dir is None or not location:
+            return
+        path = os.path.join(self.model_dir, location)
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            return  # not beside the model: reported in the AS-ONX-006 summary
+        end = start + (length if length is not None else 0)
+        if start > size or end > size:
+            self._range_finding(
+                f"{label}: external data bytes {start}..{end} lie beyond the end of {location!r} "
+                f"({size} bytes)",
+                offset,
+            )
+
+    def _range_finding(self, detail: str, offset: int) -> None:
+        self.path_findings += 1
+        if self.path_findings <= MAX_REPORTED:
+            self.findings.append(finding("AS-ONX-007", analyzer=NAME, offset=offset, detail=detail))
+
+    def external(self, location: str, label: str, offset: int) -> bool:
+        """Count an external data reference; report its path. Whether the path is safe to check further."""
         self.stats.external[location] = self.stats.external.get(location, 0) + 1
         problem = external_path_problem(location, self.model_dir)
         if problem is None:
-            return
+            return True
         self.path_findings += 1
         if self.path_findings > MAX_REPORTED:
-            return
+            return False
         rule_id, reason = problem
         self.findings.append(
             finding(
@@ -391,6 +448,7 @@ class _Walk:
                 evidence=location[:300],
             )
         )
+        return False
 
 
 class OnnxAnalyzer(Analyzer):
@@ -429,7 +487,8 @@ class OnnxAnalyzer(Analyzer):
             yield finding(
                 "AS-ONX-002",
                 analyzer=NAME,
-                detail=f"{walk.path_findings - MAX_REPORTED} more tensors with unsafe external data paths",
+                detail=f"{walk.path_findings - MAX_REPORTED} more tensors with unsafe external data paths "
+                "or ranges",
             )
         local = stats.local_functions
         for domain in sorted(stats.domains):
@@ -447,10 +506,17 @@ class OnnxAnalyzer(Analyzer):
                 extra={"module": domain},
             )
         for location in sorted(stats.external):
+            missing = ""
+            if (
+                walk.model_dir is not None
+                and external_path_problem(location, walk.model_dir) is None
+                and not os.path.isfile(os.path.join(walk.model_dir, location))
+            ):
+                missing = " (not found beside the model)"
             yield finding(
                 "AS-ONX-006",
                 analyzer=NAME,
-                detail=f"{stats.external[location]} tensor(s) read from external file {location!r}",
+                detail=f"{stats.external[location]} tensor(s) read from external file {location!r}{missing}",
                 evidence=location[:300],
             )
 
@@ -461,6 +527,8 @@ class OnnxAnalyzer(Analyzer):
         ctx.set_property("dtypes", sorted(stats.dtypes))
         ctx.set_property("shapes", dict(stats.shapes))
         ctx.set_property("node_count", stats.nodes)
+        if stats.external:
+            ctx.set_property("external_data_bytes", stats.external_bytes)
         ctx.set_property("opsets", {k or "ai.onnx": v for k, v in sorted(stats.opsets.items())})
         name, version = walk.producer
         if name:

@@ -11,7 +11,10 @@ from scanner.rulebook import finding
 from scanner.secret_scan import find_secrets
 
 _BLOCK = 1 << 20
-_OVERLAP = 4096
+_OVERLAP = 32768
+"""Characters carried into the next block, so a secret across a block boundary is seen whole."""
+_SAFE = 4096
+"""A match ending this close to a block's end is left to the next block (which sees more after it)."""
 
 
 class TextSecretsAnalyzer(Analyzer):
@@ -28,29 +31,31 @@ class TextSecretsAnalyzer(Analyzer):
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         carry = ""
         carry_offset = 0  # character offset of carry[0] in the whole text
-        seen: set[tuple[int, str]] = set()
+        carry_line = 1  # line number of carry[0]
+        low = 0  # matches ending at or before this index were reported by the previous block
         with ctx.open() as stream:
             while True:
                 raw = stream.read(_BLOCK)
                 final = not raw
                 text = carry + decoder.decode(raw, final=final)
+                high = len(text) if final else len(text) - _SAFE
                 for match in find_secrets(text):
-                    position = carry_offset + match.start
-                    key = (position, match.pattern.name)
-                    if key in seen:
+                    if not low < match.end <= high:
                         continue
-                    seen.add(key)
+                    position = carry_offset + match.start
+                    line = carry_line + text.count("\n", 0, match.start)
                     yield finding(
                         match.pattern.rule_id,
                         analyzer=self.name,
                         member=ctx.member,
-                        detail=f"{match.pattern.name} in text at character {position}",
+                        detail=f"{match.pattern.name} in text at line {line} (character {position})",
                         evidence=match.redacted,
-                        extra={"secret_type": match.pattern.name, "char_offset": position},
+                        extra={"secret_type": match.pattern.name, "line": line, "char_offset": position},
                     )
                 if final:
                     return
                 keep = min(len(text), _OVERLAP)
                 carry_offset += len(text) - keep
+                carry_line += text.count("\n", 0, len(text) - keep)
                 carry = text[len(text) - keep :]
-                seen = {k for k in seen if k[0] >= carry_offset}
+                low = max(0, keep - _SAFE)

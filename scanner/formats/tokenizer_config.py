@@ -63,6 +63,9 @@ class ChatTemplateJsonAnalyzer(Analyzer):
                     "AS-GEN-005", analyzer=NAME, detail=f"JSON with a chat_template does not parse: {exc}"
                 )
             return
+        except RecursionError:
+            yield finding("AS-GEN-004", analyzer=NAME, detail="JSON nested too deeply to parse")
+            return
         if not isinstance(document, dict) or "chat_template" not in document:
             return
         found = False
