@@ -56,3 +56,13 @@ def test_demo_malicious_model(run_cli) -> None:  # type: ignore[no-untyped-def]
     f = find(data, "AS-PKL-001", "posix.system")
     assert f["severity"] == "critical" and f["location"]["member"] == "model/data.pkl"
     assert "system('true')" in f["extra"]["decompiled"]
+
+
+def test_pickled_tensor_loader_is_low_when_its_payload_is_clean(run_cli) -> None:  # type: ignore[no-untyped-def]
+    data = scan_json(run_cli, str(BENIGN / "torch_tensor_pickled.pkl"), expect=0)
+    f = find(data, "AS-PKL-001", "torch.storage._load_from_bytes")
+    assert f["severity"] == "low" and "nothing found" in f["detail"]
+    data = scan_json(run_cli, str(HOSTILE / "torch_load_from_bytes_evil.pkl"), expect=1)
+    assert find(data, "AS-PKL-001", "torch.storage._load_from_bytes")["severity"] == "critical"
+    inner = find(data, "AS-PKL-001", "posix.system")
+    assert inner["severity"] == "critical" and inner["location"]["member"].endswith("data.pkl")
