@@ -29,6 +29,20 @@ class SecretPattern:
     """The pattern; group ``secret`` (or the whole match) is the secret value."""
     min_entropy: float
     """Minimum Shannon entropy (bits per char) of the value; 0 for fixed-format patterns."""
+    keywords: tuple[str, ...] = ()
+    """Lower-case strings of which one must occur in the text for the pattern to be tried."""
+    exclude: re.Pattern[str] | None = None
+    """Values matching this are placeholders (documentation examples), not secrets."""
+    deep_regex: str | None = None
+    """Pattern searched in raw binary bytes by ``scan --deep`` (``None``: not a deep pattern)."""
+    prefilter: str | None = None
+    """Cheap hyperscan superset of ``regex`` for long texts (``None``: derived from ``regex``)."""
+
+    def accepts(self, value: str) -> bool:
+        """Whether a matched value passes the entropy and placeholder checks."""
+        if self.min_entropy and shannon_entropy(value) < self.min_entropy:
+            return False
+        return not (self.exclude is not None and self.exclude.search(value))
 
 
 @dataclass(frozen=True)
@@ -59,44 +73,90 @@ def shannon_entropy(value: str) -> float:
     return -sum(c / total * math.log2(c / total) for c in counts.values())
 
 
+def _compile(entry: Any, key: str) -> re.Pattern[str]:
+    try:
+        return re.compile(str(entry[key]))
+    except (KeyError, re.error) as exc:
+        raise RulesDataError(f"rules/secrets.yaml: pattern {entry.get('name')!r}: {key}: {exc}") from None
+
+
 @functools.cache
 def secret_patterns() -> tuple[SecretPattern, ...]:
     """The compiled patterns, in file order."""
     data = load_rules_file("secrets.yaml")
     patterns = []
     for entry in data.get("patterns", []):
-        try:
-            regex = re.compile(entry["regex"])
-        except (KeyError, re.error) as exc:
-            raise RulesDataError(f"rules/secrets.yaml: pattern {entry.get('name')!r}: {exc}") from None
+        deep = bool(entry.get("deep", False))
         patterns.append(
             SecretPattern(
                 name=str(entry["name"]),
                 rule_id=str(entry["rule"]),
-                regex=regex,
+                regex=_compile(entry, "regex"),
                 min_entropy=float(entry.get("min_entropy", 0.0)),
+                keywords=tuple(str(k).lower() for k in entry.get("keywords", ())),
+                exclude=_compile(entry, "exclude") if "exclude" in entry else None,
+                deep_regex=str(entry.get("deep_regex", entry["regex"])) if deep else None,
+                prefilter=str(entry["prefilter"]) if "prefilter" in entry else None,
             )
         )
     return tuple(patterns)
 
 
-def find_secrets(text: str) -> Iterator[SecretMatch]:
-    """Yield the secrets in ``text``, non-overlapping, in order of position."""
-    found: list[SecretMatch] = []
+def _candidates(text: str) -> Iterator[SecretMatch]:
+    lowered: str | None = None
     for pattern in secret_patterns():
+        if pattern.keywords:
+            if lowered is None:
+                lowered = text.lower()
+            if not any(k in lowered for k in pattern.keywords):
+                continue
+        group = "secret" if "secret" in pattern.regex.groupindex else 0
         for m in pattern.regex.finditer(text):
-            group = "secret" if "secret" in pattern.regex.groupindex else 0
             start, end = m.span(group)
             value = text[start:end]
-            if pattern.min_entropy and shannon_entropy(value) < pattern.min_entropy:
-                continue
-            found.append(SecretMatch(pattern, start, end, redacted_form(pattern.name, value)))
-    found.sort(key=lambda s: (s.start, -(s.end - s.start)))
+            if pattern.accepts(value):
+                yield SecretMatch(pattern, start, end, redacted_form(pattern.name, value))
+
+
+FAST_MIN_CHARS = 4096
+"""Texts at least this long are searched by :mod:`scanner.secret_fast` (hyperscan) instead of ``re``."""
+
+
+def rank(match: SecretMatch) -> tuple[int, int, int]:
+    """Sort key choosing among overlapping matches: earliest first; at one position a fixed-format
+    pattern wins over a generic one, then the longest."""
+    generic = 1 if match.pattern.min_entropy else 0
+    return (match.start, generic, -(match.end - match.start))
+
+
+def find_secrets(text: str) -> Iterator[SecretMatch]:
+    """Yield the secrets in ``text``, non-overlapping, in order of position (character offsets)."""
+    if len(text) >= FAST_MIN_CHARS:
+        yield from _find_fast(text)
+        return
     last_end = -1
-    for match in found:
+    for match in sorted(_candidates(text), key=rank):
         if match.start >= last_end:
             last_end = match.end
             yield match
+
+
+def _find_fast(text: str) -> Iterator[SecretMatch]:
+    from scanner.secret_fast import find_secrets_bytes
+
+    data = text.encode("utf-8", "surrogatepass")
+    byte_pos = char_pos = 0
+    for match in find_secrets_bytes(data):
+        # Widen to character boundaries (a byte-level match may cut a multi-byte character).
+        lo, hi = max(match.start, byte_pos), match.end
+        while lo > byte_pos and 0x80 <= data[lo] < 0xC0:
+            lo -= 1
+        while hi < len(data) and 0x80 <= data[hi] < 0xC0:
+            hi += 1
+        start = char_pos + len(data[byte_pos:lo].decode("utf-8", "surrogatepass"))
+        end = start + len(data[lo:hi].decode("utf-8", "surrogatepass"))
+        byte_pos, char_pos = hi, end
+        yield SecretMatch(match.pattern, start, end, match.redacted)
 
 
 def redact(text: str) -> str:

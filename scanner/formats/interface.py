@@ -161,6 +161,10 @@ class Analyzer(abc.ABC):
     supplementary: ClassVar[bool] = False
     """Supplementary analyzers (e.g. text secrets) run on every file they claim, beside the primary."""
 
+    def enabled(self, options: Any) -> bool:
+        """Whether this analyzer runs at all under these scan options (e.g. ``--deep`` only)."""
+        return True
+
     @abc.abstractmethod
     def detect(self, probe: Probe) -> bool:
         """Whether this analyzer claims the content (by content; the name is only a hint)."""

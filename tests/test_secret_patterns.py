@@ -1,0 +1,132 @@
+"""Secret patterns: each fake token of the right shape is found with its type and exact extent; near
+misses stay silent; text files are recognised by content whatever their name."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures.fake_secrets import NEAR_MISSES, TOKENS
+from scanner.secret_scan import find_secrets, redact, redacted_form
+from tests.conftest import FIXTURES
+
+SECRETS = FIXTURES / "secrets"
+
+
+_VARIANTS = {"github-fine-grained-token": "github-token", "private-key-openssh": "private-key"}
+
+
+def _kind(variant: str) -> str:
+    return _VARIANTS.get(variant, variant)
+
+
+@pytest.mark.parametrize("variant", sorted(TOKENS))
+def test_each_fake_token_is_found_with_type_and_extent(variant: str) -> None:
+    text, raw = TOKENS[variant]
+    (match,) = find_secrets(text)
+    assert match.pattern.name == _kind(variant)
+    assert text[match.start : match.end] == raw
+    expected_rule = "AS-SEC-002" if variant == "generic-secret-assignment" else "AS-SEC-001"
+    assert match.pattern.rule_id == expected_rule
+    assert match.redacted == f"[REDACTED {_kind(variant)}: {raw[:4]}… ({len(raw)} chars)]"
+
+
+@pytest.mark.parametrize("text", NEAR_MISSES)
+def test_near_misses_do_not_fire(text: str) -> None:
+    assert [m.pattern.name for m in find_secrets(text)] == []
+
+
+def test_redact_keeps_context_and_hides_every_value() -> None:
+    text = "\n".join(t for t, _ in TOKENS.values())
+    out = redact(text)
+    for _, raw in TOKENS.values():
+        assert raw not in out
+        # No 12-character run of any secret survives (the redacted form shows at most 4).
+        assert all(raw[i : i + 12] not in out for i in range(0, len(raw) - 12))
+    assert "DATABASE_URL=postgresql://svc_model:[REDACTED database-url-password: " in out
+
+
+def test_fixed_format_wins_over_generic_assignment_at_the_same_place() -> None:
+    _, raw = TOKENS["huggingface-token"]
+    (match,) = find_secrets(f'api_key = "{raw}"')
+    assert match.pattern.name == "huggingface-token" and match.pattern.rule_id == "AS-SEC-001"
+
+
+def test_generic_assignment_needs_entropy() -> None:
+    assert list(find_secrets('password = "aaaaaaaaaaaaaaab"')) == []
+    (match,) = find_secrets('password = "q8W#z2Lp9Xv4Rt6Y"')
+    assert match.pattern.name == "generic-secret-assignment"
+
+
+def test_redacted_form_shows_at_most_four_characters() -> None:
+    assert redacted_form("x", "abcdefgh") == "[REDACTED x: abcd… (8 chars)]"
+    assert redacted_form("x", "ab") == "[REDACTED x: ab… (2 chars)]"
+
+
+def test_text_file_without_extension_is_scanned_by_content(run_cli) -> None:  # type: ignore[no-untyped-def]
+    r = run_cli("scan", str(SECRETS / "model" / "run_settings"), "--json", "-")
+    assert r.code == 1
+    (art,) = r.json()["artifacts"]
+    assert art["format"] == "text"
+    found = {
+        (f["rule_id"], f["severity"], f["extra"]["secret_type"], f["extra"]["line"]) for f in art["findings"]
+    }
+    assert found == {
+        ("AS-SEC-001", "high", "huggingface-token", 3),
+        ("AS-SEC-001", "high", "database-url-password", 4),
+        ("AS-SEC-001", "high", "aws-access-key-id", 5),
+        ("AS-SEC-001", "high", "aws-secret-access-key", 6),
+    }
+
+
+def test_every_token_type_in_one_file(run_cli) -> None:  # type: ignore[no-untyped-def]
+    r = run_cli("scan", str(SECRETS / "all_tokens.txt"), "--json", "-")
+    (art,) = r.json()["artifacts"]
+    types = sorted(f["extra"]["secret_type"] for f in art["findings"])
+    assert types == sorted(_kind(v) for v in TOKENS)
+
+
+def test_near_miss_file_is_clean(run_cli) -> None:  # type: ignore[no-untyped-def]
+    r = run_cli("scan", str(SECRETS / "near_misses.txt"), "--json", "-")
+    assert r.code == 0
+    (art,) = r.json()["artifacts"]
+    assert art["findings"] == []
+
+
+def test_secret_across_text_block_boundary_is_reported_once(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from scanner.formats import text as text_module
+
+    _, raw = TOKENS["github-token"]
+    filler = "x = 1\n" * ((text_module._BLOCK - 20) // 6)
+    path = tmp_path / "notes"
+    path.write_text(filler + f"token {raw}\n" + filler + f"again {raw}\n")
+    r = run_cli("scan", str(path), "--json", "-")
+    (art,) = r.json()["artifacts"]
+    lines = filler.count("\n")
+    assert [(f["extra"]["secret_type"], f["extra"]["line"]) for f in art["findings"]] == [
+        ("github-token", lines + 1),
+        ("github-token", 2 * lines + 2),
+    ]
+
+
+def test_hyperscan_path_finds_exactly_what_re_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    from scanner import secret_scan
+
+    rnd = random.Random(5)
+    parts = []
+    for i in range(3000):
+        r = rnd.random()
+        if r < 0.05:
+            parts.append(rnd.choice(list(TOKENS.values()))[0])
+        elif r < 0.1:
+            parts.append(rnd.choice(NEAR_MISSES))
+        else:
+            parts.append(f"lr = {rnd.random():f} ; name = 'ünïcödé model-{i}' token_count: {i}")
+    text = "\n".join(parts)
+    assert len(text) >= secret_scan.FAST_MIN_CHARS
+    fast = [(m.start, m.end, m.pattern.name, m.redacted) for m in find_secrets(text)]
+    monkeypatch.setattr(secret_scan, "FAST_MIN_CHARS", 10**12)
+    slow = [(m.start, m.end, m.pattern.name, m.redacted) for m in find_secrets(text)]
+    assert len(slow) > 100
+    assert fast == slow
