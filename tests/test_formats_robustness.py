@@ -61,3 +61,30 @@ def test_truncated_hdf5(run_cli, tmp_path: Path) -> None:  # type: ignore[no-unt
     (f,) = with_rule(art, "AS-GEN-005")
     assert code == 1 and art["errors"] == []
     assert f["detail"].startswith("HDF5")
+
+
+def _looping_hdf5(tmp_path: Path) -> Path:
+    """benign_legacy.h5 with one byte changed (found by the mutation run): HDF5 loops reading an attribute."""
+    data = bytearray((FORMATS / "keras" / "benign_legacy.h5").read_bytes())
+    data[4368] = 0xE4
+    path = tmp_path / "loops.h5"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_hdf5_reading_that_never_ends_is_stopped(tmp_path: Path) -> None:
+    from scanner.formats.keras_h5 import read_hdf5
+
+    assert read_hdf5(str(_looping_hdf5(tmp_path)), 1 << 20, timeout=3) == {"timeout": True}
+
+
+def test_hdf5_time_limit_is_a_finding(run_cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import scanner.formats.keras_h5 as keras_h5
+
+    monkeypatch.setattr(keras_h5, "TIMEOUT_SECONDS", 3)
+    code, doc = scan(run_cli, _looping_hdf5(tmp_path))
+    art = only_artifact(doc)
+    (f,) = with_rule(art, "AS-GEN-004")
+    assert code == 1 and art["errors"] == []
+    assert f["detail"] == "HDF5 reading did not finish in 3 s"
+    assert {"member": None, "reason": "HDF5 reading did not finish in 3 s"} in art["coverage"]["not_analyzed"]

@@ -1,15 +1,24 @@
-"""HDF5 files (legacy Keras ``.h5`` models and Keras v3 ``model.weights.h5``), read with h5py.
+"""HDF5 files (legacy Keras ``.h5`` models and Keras v3 ``model.weights.h5``), read with h5py in a child.
 
 Only attributes and dataset metadata are read (``model_config``, ``training_config``, versions, shapes
-and dtypes); no dataset values are loaded. Attributes larger than the structure limit are refused.
+and dtypes); no dataset values are loaded. The HDF5 C library can loop or crash on a damaged file, so the
+reading runs in a child process (:mod:`scanner.formats._h5_child`) under a time and memory limit; a child
+that overruns is a limit finding, one that dies a malformed-structure finding.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import scanner
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.formats.keras_config import judge_config
 from scanner.model import Finding
@@ -19,23 +28,30 @@ from scanner.secret_scan import find_secrets
 NAME = "keras-h5"
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MAX_OBJECTS = 100_000
+TIMEOUT_SECONDS = 60
 _CONFIG_ATTRS = ("model_config", "training_config")
-_H5_ERRORS = (OSError, RuntimeError, ValueError, KeyError, OverflowError)
-"""What h5py raises for HDF5 library errors on damaged structure."""
 
 
-def _attr_text(attrs: Any, key: str, cap: int) -> str | None:
-    """An attribute as text, refused (``None``) when its stored size exceeds ``cap``."""
-    if key not in attrs:
-        return None
-    if attrs.get_id(key).get_storage_size() > cap:
-        raise OverflowError(f"attribute {key!r} larger than {cap} bytes")
-    value = attrs[key]
-    if hasattr(value, "tolist"):
-        value = value.tolist()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return value if isinstance(value, str) else str(value)
+def read_hdf5(path: str, cap: int, timeout: float = TIMEOUT_SECONDS) -> dict[str, Any]:
+    """The child's summary of the HDF5 file at ``path``; ``{"timeout": True}`` or ``{"crash": ...}``."""
+    root = str(Path(scanner.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "scanner.formats._h5_child", path, str(cap)],
+            capture_output=True,
+            timeout=timeout,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {"timeout": True}
+    try:
+        result: dict[str, Any] = json.loads(proc.stdout.decode("utf-8"))
+    except ValueError:
+        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        return {"crash": f"exit status {proc.returncode} {tail[0][:200]}".strip()}
+    return result
 
 
 class KerasH5Analyzer(Analyzer):
@@ -49,35 +65,49 @@ class KerasH5Analyzer(Analyzer):
         return any(probe.head[o : o + 8] == SIGNATURE for o in (0, 512, 1024, 2048))
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
-        import h5py
-
         cap = ctx.limits.max_structure_bytes
-        with ctx.open() as stream:
-            try:
-                handle = h5py.File(stream, "r")
-            except _H5_ERRORS as exc:
-                yield finding("AS-GEN-005", analyzer=NAME, detail=f"HDF5 does not open: {exc}")
-                return
-            with handle:
-                try:
-                    yield from self._attributes(ctx, handle, cap)
-                    self._datasets(ctx, handle)
-                except _H5_ERRORS as exc:
-                    ctx.not_analyzed(ctx.member, "HDF5 structure partly unreadable")
-                    yield finding("AS-GEN-005", analyzer=NAME, detail=f"HDF5 structure unreadable: {exc}")
+        path = ctx.artifact_path
+        if ctx.member is None and os.path.isfile(path) and os.path.getsize(path) == ctx.probe.size:
+            summary = read_hdf5(path, cap, TIMEOUT_SECONDS)
+        else:
+            with tempfile.NamedTemporaryFile(suffix=".h5") as copy, ctx.open() as stream:
+                shutil.copyfileobj(stream, copy, 1 << 20)
+                copy.flush()
+                summary = read_hdf5(copy.name, cap, TIMEOUT_SECONDS)
+        if summary.get("timeout"):
+            ctx.not_analyzed(ctx.member, f"HDF5 reading did not finish in {TIMEOUT_SECONDS} s")
+            yield finding("AS-GEN-004", analyzer=NAME,
+                          detail=f"HDF5 reading did not finish in {TIMEOUT_SECONDS} s")  # fmt: skip
+            return
+        if "crash" in summary:
+            ctx.not_analyzed(ctx.member, "HDF5 reader failed")
+            yield finding("AS-GEN-005", analyzer=NAME, detail=f"HDF5 reader failed: {summary['crash']}")
+            return
+        if "open_error" in summary:
+            yield finding("AS-GEN-005", analyzer=NAME, detail=f"HDF5 does not open: {summary['open_error']}")
+            return
+        yield from self._attributes(ctx, summary)
+        if summary.get("error"):
+            ctx.not_analyzed(ctx.member, "HDF5 structure partly unreadable")
+            detail = f"HDF5 structure unreadable: {summary['error']}"
+            yield finding("AS-GEN-005", analyzer=NAME, detail=detail)
+        if summary.get("objects", 0) > MAX_OBJECTS:
+            ctx.not_analyzed(ctx.member, f"more than {MAX_OBJECTS} HDF5 objects; rest not listed")
+        if ctx.depth == 0:
+            ctx.set_property("tensor_count", summary.get("datasets", 0))
+            ctx.set_property("parameter_count", summary.get("parameters", 0))
+            ctx.set_property("dtypes", summary.get("dtypes", []))
+            ctx.set_property("shapes", summary.get("shapes", {}))
 
-    def _attributes(self, ctx: AnalysisContext, handle: Any, cap: int) -> Iterator[Finding]:
-        attrs = handle.attrs
-        for key in ("keras_version", "backend"):
-            text = _attr_text(attrs, key, 4096) if key in attrs else None
-            if text and key == "keras_version" and ctx.depth == 0:
-                ctx.set_property("libraries", {"keras": text[:50]})
+    def _attributes(self, ctx: AnalysisContext, summary: dict[str, Any]) -> Iterator[Finding]:
+        attrs: dict[str, str | None] = summary.get("attrs", {})
+        version = attrs.get("keras_version")
+        if version and ctx.depth == 0:
+            ctx.set_property("libraries", {"keras": version[:50]})
+        for message in summary.get("too_large", []):
+            yield finding("AS-GEN-004", analyzer=NAME, detail=str(message))
         for key in _CONFIG_ATTRS:
-            try:
-                text = _attr_text(attrs, key, cap)
-            except OverflowError as exc:
-                yield finding("AS-GEN-004", analyzer=NAME, detail=str(exc))
-                continue
+            text = attrs.get(key)
             if text is None:
                 continue
             if ctx.depth == 0:
@@ -99,37 +129,3 @@ class KerasH5Analyzer(Analyzer):
                     evidence=match.redacted,
                     extra={"secret_type": match.pattern.name},
                 )
-
-    def _datasets(self, ctx: AnalysisContext, handle: Any) -> None:
-        import h5py
-
-        count = 0
-        datasets = 0
-        params = 0
-        dtypes: set[str] = set()
-        shapes: dict[str, list[int]] = {}
-
-        def visit(name: str, obj: Any) -> Any:
-            nonlocal count, datasets, params
-            count += 1
-            if count > MAX_OBJECTS:
-                return True  # stop visiting
-            if isinstance(obj, h5py.Dataset):
-                datasets += 1
-                size = 1
-                for d in obj.shape or ():
-                    size *= int(d)
-                params += size
-                dtypes.add(str(obj.dtype))
-                if len(shapes) < 50:
-                    shapes[name] = [int(d) for d in obj.shape or ()]
-            return None
-
-        handle.visititems(visit)
-        if count > MAX_OBJECTS:
-            ctx.not_analyzed(ctx.member, f"more than {MAX_OBJECTS} HDF5 objects; rest not listed")
-        if ctx.depth == 0:
-            ctx.set_property("tensor_count", datasets)
-            ctx.set_property("parameter_count", params)
-            ctx.set_property("dtypes", sorted(dtypes))
-            ctx.set_property("shapes", shapes)
