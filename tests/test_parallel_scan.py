@@ -22,7 +22,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every committed fixture, copied twice under different names (more files than PROCESS_MIN_FILES)."""
     root = tmp_path_factory.mktemp("corpus")
     for copy in ("a", "b"):
-        for sub in ("foundation", "demo", "formats_b"):
+        for sub in ("foundation", "demo", "formats_b", "pickle", "archives"):
             shutil.copytree(FIXTURES / sub, root / copy / sub)
     return root
 

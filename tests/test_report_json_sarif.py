@@ -26,6 +26,11 @@ MIXED = [
     FIXTURES / "formats_b",
     FIXTURES / "deps" / "model",
     FIXTURES / "deps" / "vulnerable",
+    FIXTURES / "pickle",
+    FIXTURES / "archives",
+    FIXTURES / "hf",
+    FIXTURES / "safetensors",
+    FIXTURES / "secrets",
 ]
 
 
