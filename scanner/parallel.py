@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 PROCESS_MIN_FILES = 1000
 """``auto`` uses processes from this many files on: starting warm workers costs about half a second, the
 analysis of a small file about a millisecond, so below this threads (or one core) finish first."""
+WORKER_KINDS = ("auto", "threads", "processes")
+"""Accepted values of ``ScanOptions.workers``."""
 MAX_BATCH = 32
 """Most files sent to a worker process at once."""
 
@@ -48,6 +50,8 @@ def usable_cores() -> int:
 
 def plan(files: int, jobs: int | None, workers: str) -> tuple[str, int]:
     """``(mode, n)``: ``serial``, ``threads`` or ``processes`` with ``n`` workers for ``files`` files."""
+    if workers not in WORKER_KINDS:
+        raise ValueError(f"workers must be one of {', '.join(WORKER_KINDS)}, not {workers!r}")
     n = min(jobs if jobs else usable_cores(), files)
     if n <= 1:
         return "serial", 1

@@ -52,6 +52,8 @@ def test_plan_uses_every_core_and_never_fork() -> None:
     assert plan(PROCESS_MIN_FILES, 2, "auto") == ("processes", 2)
     assert plan(PROCESS_MIN_FILES - 1, 2, "auto") == ("threads", 2)
     assert plan(10_000, None, "processes") == ("processes", usable_cores())
+    with pytest.raises(ValueError, match="workers must be one of auto, threads, processes"):
+        plan(10, 2, "fork")
     method = _context().get_start_method()
     assert method in {"forkserver", "spawn"} and method in multiprocessing.get_all_start_methods()
 
