@@ -205,3 +205,9 @@ def test_sarif_to_stdout_and_one_stdout_output_only(run_cli) -> None:  # type: i
     assert "verdict: FAIL" in r.err
     r = run_cli("scan", str(LEAKY), "--sarif", "-", "--json", "-")
     assert r.code == 2 and "only one of --json, --sarif, --html, --bom may be '-'" in r.err and r.out == ""
+
+
+def test_unwritable_output_is_exit_2(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for flag in ("--html", "--sarif", "--json"):
+        r = run_cli("scan", str(LEAKY), flag, str(tmp_path))  # a directory
+        assert r.code == 2 and f"cannot write {tmp_path}" in r.err
