@@ -152,13 +152,12 @@ def run(args: argparse.Namespace) -> int:
 
     report = audit_recorded_libraries(report, args.vuln_db, policy)
     # --- end dependency audit ---
-    human_stream = sys.stderr if "-" in (args.json, args.sarif, args.html, args.bom) else sys.stdout
     # --- model signatures (issue 6): present when required, and matching the files ---
     from scanner.attest.scan_step import check_model_signatures
 
     report = check_model_signatures(report, policy)
     # --- end model signatures ---
-    # --- reports: suppressions and baseline (issue 5), after every step that adds findings ---
+    # --- reports: suppressions, baseline, outputs (issue 5) ---
     from scanner.baseline import apply_baseline
     from scanner.suppressions import apply_suppressions, today
 
@@ -166,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
     if baseline is not None:
         report = apply_baseline(report, baseline)
     # --- end reports ---
+    human_stream = sys.stderr if "-" in (args.json, args.sarif, args.html, args.bom) else sys.stdout
     color = human_stream.isatty() and "NO_COLOR" not in os.environ
     human_stream.write(TextRenderer(color=color).render(report))
     human_stream.flush()
