@@ -213,3 +213,19 @@ def test_unwritable_output_is_exit_2(run_cli, tmp_path: Path) -> None:  # type: 
     for flag in ("--html", "--sarif", "--json"):
         r = run_cli("scan", str(LEAKY), flag, str(tmp_path))  # a directory
         assert r.code == 2 and f"cannot write {tmp_path}" in r.err
+
+
+def test_no_output_carries_a_secret(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every renderer's output, searched with the scanner's own patterns, holds redacted forms only."""
+    from scanner.secret_scan import find_secrets
+
+    out = {ext: tmp_path / f"r.{ext}" for ext in ("json", "sarif", "html")}
+    roots = [FIXTURES / "secrets", FIXTURES / "demo", FIXTURES / "foundation", FIXTURES / "formats_b" / "onnx"]
+    r = run_cli("scan", *map(str, roots), *(x for ext, p in out.items() for x in (f"--{ext}", str(p))))
+    assert r.code == 1
+    doc = json.loads(out["json"].read_text())
+    redacted = [f for a in doc["artifacts"] for f in a["findings"] if "REDACTED" in (f["evidence"] or "")]
+    assert len(redacted) >= 10
+    for name, text in [("terminal", r.out), *((ext, p.read_text()) for ext, p in out.items())]:
+        leaks = [text[m.start : m.end][:8] for m in find_secrets(text)]
+        assert leaks == [], name
