@@ -26,6 +26,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
+from scanner.hashing import CHUNK_SIZE
 from scanner.model import Artifact, ScanResult
 
 if TYPE_CHECKING:
@@ -60,15 +61,24 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def plan(files: int, jobs: int | None, workers: str) -> tuple[str, int]:
-    """``(mode, n)``: ``serial``, ``threads`` or ``processes`` with ``n`` workers for ``files`` files."""
+def plan(files: int, jobs: int | None, workers: str, large_files: int = 0) -> tuple[str, int]:
+    """``(mode, n)``: ``serial``, ``threads`` or ``processes`` with ``n`` workers for ``files`` files, of
+    which ``large_files`` are bigger than one hashing chunk.
+
+    ``auto`` picks processes when there are enough files to pay for them, threads when at least two large
+    files can be hashed side by side (hashing releases the GIL), and otherwise one thread: threads only
+    contend for the GIL over small files."""
     if workers not in WORKER_KINDS:
         raise ValueError(f"workers must be one of {', '.join(WORKER_KINDS)}, not {workers!r}")
     n = min(jobs if jobs else usable_cores(), files)
     if n <= 1:
         return "serial", 1
     if workers == "auto":
-        workers = "processes" if files >= process_threshold(n) else "threads"
+        if files >= process_threshold(n):
+            return "processes", n
+        if large_files < 2:
+            return "serial", 1
+        return "threads", n
     return workers, n
 
 
@@ -104,7 +114,8 @@ def scan_all(
     """Scan ``artifacts``; the results are in the same order whatever the parallelism."""
     from scanner.engine import scan_artifact
 
-    mode, n = plan(len(artifacts), options.jobs, options.workers)
+    large = sum(1 for a in artifacts if a.size > CHUNK_SIZE)
+    mode, n = plan(len(artifacts), options.jobs, options.workers, large)
     if mode == "serial":
         return [scan_artifact(a, options, progress) for a in artifacts]
     if mode == "threads":

@@ -51,7 +51,8 @@ def test_plan_uses_every_core_and_never_fork() -> None:
     assert plan(3, 8, "threads") == ("threads", 3)
     assert process_threshold(2) == 6000 and 3000 < process_threshold(8) < process_threshold(4) < 6000
     assert plan(6000, 2, "auto") == ("processes", 2)
-    assert plan(5999, 2, "auto") == ("threads", 2)
+    assert plan(5999, 2, "auto", large_files=2) == ("threads", 2)
+    assert plan(5999, 2, "auto", large_files=1) == ("serial", 1)
     assert plan(10_000, None, "processes") == ("processes", usable_cores())
     with pytest.raises(ValueError, match="workers must be one of auto, threads, processes"):
         plan(10, 2, "fork")
