@@ -243,15 +243,20 @@ def _check_subjects(statement: dict[str, Any], path: Path, bundle_file: Path, ou
     for subject in subjects:
         digest = (subject.get("digest") or {}) if isinstance(subject, dict) else {}
         if "sha256" not in digest:
-            raise VerificationError(f"subject {subject!r} carries no sha256 digest")
+            raise VerificationError(f"subject {str(subject)[:200]} carries no sha256 digest")
         signed[str(subject.get("name", ""))] = str(digest["sha256"]).lower()
-    outcome.files_checked += len(signed)
     if path.is_file():
+        outcome.files_checked += 1
         if _sha256(path, outcome.digests) not in signed.values():
             outcome.add(f"changed: {path.name} (its SHA-256 is not among the signed subjects)")
         return
     ignore = _excluded(path, bundle_file)
     files = dict(oms.list_model_files(path, oms.Serialization(ignore_paths=ignore)))
+    # A scan of several roots names subjects "<root name>/<path>": verify this root's share.
+    prefix = f"{path.resolve().name}/"
+    if not any(name in files for name in signed) and any(name.startswith(prefix) for name in signed):
+        signed = {name[len(prefix) :]: d for name, d in signed.items() if name.startswith(prefix)}
+    outcome.files_checked += len(signed)
     for name, digest in sorted(signed.items()):
         if name not in files:
             outcome.add(f"missing: {name}")
