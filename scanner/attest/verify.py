@@ -10,6 +10,7 @@ single file. Changed, missing and unsigned extra files are reported by name.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,8 @@ def _verify_sigstore(bundle: ParsedBundle, trust: Trust, path: Path) -> tuple[st
         if trust.trusted_root:
             verifier = Verifier(trusted_root=TrustedRoot.from_file(trust.trusted_root))
         else:
+            # Offline on purpose (embedded or cached trust root): its warning saying so is noise here.
+            logging.getLogger("sigstore._internal.tuf").setLevel(logging.ERROR)
             verifier = Verifier.production(offline=True)
         sig_bundle = Bundle.from_json(bundle.raw)
         identity = policy.Identity(identity=str(trust.identity), issuer=str(trust.issuer))
