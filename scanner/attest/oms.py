@@ -241,7 +241,10 @@ def manifest_from_statement(data: dict[str, Any]) -> Manifest:
     if kind == PREDICATE_TYPE_COMPAT:
         resources = {}
         for s in subjects:
-            resources[str(s.get("name"))] = ("sha256", str((s.get("digest") or {}).get("sha256")))
+            digest = s.get("digest") if isinstance(s, dict) else None
+            if not isinstance(digest, dict) or not isinstance(digest.get("sha256"), str):
+                raise VerificationError("model signature: a subject lacks a sha256 digest")
+            resources[str(s.get("name"))] = ("sha256", digest["sha256"].lower())
         return Manifest("compat", Serialization(), resources)
     if kind != PREDICATE_TYPE or not isinstance(predicate, dict):
         raise VerificationError(f"not a model signature (predicate type {kind!r})")
@@ -249,7 +252,10 @@ def manifest_from_statement(data: dict[str, Any]) -> Manifest:
         raise VerificationError(f"model signature: expected one subject, got {len(subjects)}")
     serialization = Serialization.from_parameters(predicate.get("serialization"))
     items: dict[str, tuple[str, str]] = {}
-    for resource in predicate.get("resources") or []:
+    listed = predicate.get("resources") or []
+    if not isinstance(listed, list):
+        raise VerificationError("model signature: resources is not a list")
+    for resource in listed:
         if not isinstance(resource, dict):
             raise VerificationError("model signature: a resource is not an object")
         name, algorithm, digest = resource.get("name"), resource.get("algorithm"), resource.get("digest")
@@ -261,7 +267,8 @@ def manifest_from_statement(data: dict[str, Any]) -> Manifest:
             raise VerificationError(f"model signature: digest of {name} is not hex") from None
         items[name] = (algorithm, digest.lower())
     manifest = Manifest(str(subjects[0].get("name", "")), serialization, items)
-    expected = str((subjects[0].get("digest") or {}).get("sha256", ""))
+    subject_digest = subjects[0].get("digest")
+    expected = str(subject_digest.get("sha256", "")) if isinstance(subject_digest, dict) else ""
     if manifest.root_digest() != expected.lower():
         raise VerificationError(
             "model signature is inconsistent: the resources do not hash to the subject digest"

@@ -244,8 +244,8 @@ def _check_subjects(statement: dict[str, Any], path: Path, bundle_file: Path, ou
         raise VerificationError("statement has no subjects")
     signed: dict[str, str] = {}
     for subject in subjects:
-        digest = (subject.get("digest") or {}) if isinstance(subject, dict) else {}
-        if "sha256" not in digest:
+        digest = subject.get("digest") if isinstance(subject, dict) else None
+        if not isinstance(digest, dict) or not isinstance(digest.get("sha256"), str):
             raise VerificationError(f"subject {str(subject)[:200]} carries no sha256 digest")
         signed[str(subject.get("name", ""))] = str(digest["sha256"]).lower()
     if path.is_file():
@@ -307,6 +307,8 @@ def verify_bundle_file(path: str | Path, bundle_file: str | Path, trust: Trust) 
             outcome.add(f"{where}{exc}")
         except oms.ModelReadError as exc:
             outcome.add(f"{where}cannot read the files: {exc}")
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:  # hostile statement shapes
+            outcome.add(f"{where}malformed statement: {type(exc).__name__}: {str(exc)[:200]}")
     return outcome
 
 
