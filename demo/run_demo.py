@@ -29,6 +29,22 @@ def main() -> int:
     vendor = str(DEMO / "vendor-model")
     leaky = str(DEMO / "leaky-model")
     results = [
+        # --- reports (issue 5): the intake review of the whole demo drop, for people and code scanning ---
+        step(
+            "review report of both models: HTML for people, SARIF for code scanning (expect fail)",
+            [
+                "scan",
+                vendor,
+                leaky,
+                "--reproducible",
+                "--html",
+                str(OUT / "report.html"),
+                "--sarif",
+                str(OUT / "scan.sarif"),
+            ],
+            1,
+        ),
+        # --- end reports ---
         step("hash the vendor model", ["hash", vendor, "--format", "json"], 0),
         step(
             "scan the benign vendor model (expect pass)",
@@ -41,6 +57,44 @@ def main() -> int:
             1,
         ),
     ]
+    # --- BOM, attestations and model signature (issue 6) ---
+    key = OUT / "demo-signing"
+    for suffix in (".key", ".pub"):
+        Path(f"{key}{suffix}").unlink(missing_ok=True)
+    results += [
+        step("make a signing key pair", ["keygen", "--output", str(key)], 0),
+        step(
+            "scan with a CycloneDX ML-BOM and signed attestations",
+            [
+                "scan",
+                vendor,
+                "--reproducible",
+                "--bom",
+                str(OUT / "vendor-model.cdx.json"),
+                "--attest",
+                str(OUT / "vendor-model.intoto.jsonl"),
+                "--key",
+                f"{key}.key",
+            ],
+            0,
+        ),
+        step(
+            "verify the attestations against the files",
+            ["verify", vendor, "--bundle", str(OUT / "vendor-model.intoto.jsonl"), "--key", f"{key}.pub"],
+            0,
+        ),
+        step(
+            "sign the model (OpenSSF model signing format)",
+            ["sign", vendor, "--key", f"{key}.key", "--output", str(OUT / "vendor-model.sig")],
+            0,
+        ),
+        step(
+            "the leaky model does not match the vendor model's signature (expect failure)",
+            ["verify", leaky, "--bundle", str(OUT / "vendor-model.sig"), "--key", f"{key}.pub"],
+            1,
+        ),
+    ]
+    # --- end BOM, attestations and model signature ---
     passed = sum(results)
     print(f"\ndemo: {passed} of {len(results)} steps as expected; outputs in {OUT.relative_to(ROOT)}/")
     return 0 if all(results) else 1

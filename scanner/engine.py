@@ -11,7 +11,6 @@ import io
 import os
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, BinaryIO
@@ -55,8 +54,10 @@ class ScanOptions:
     """Search raw binary content for high-confidence secret patterns too."""
     reproducible: bool = False
     """Pin timestamps (to ``SOURCE_DATE_EPOCH`` or the epoch)."""
-    jobs: int = 1
-    """Files scanned at once."""
+    jobs: int | None = None
+    """Files scanned at once (``None``: every usable core)."""
+    workers: str = "auto"
+    """``threads``, ``processes`` (forkserver/spawn, never fork) or ``auto`` (see :mod:`scanner.parallel`)."""
     vuln_db: str | None = None
     """OSV records or index to audit dependency files and recorded library versions against."""
 
@@ -323,14 +324,12 @@ def scan_paths(
         keys.append(key)
     todo = list(unique.items())
 
-    def work(item: tuple[Any, Artifact]) -> tuple[Any, ScanResult]:
-        return item[0], scan_artifact(item[1], options, progress)
+    # --- parallel scanning (issue 5): same order and bytes as a serial run ---
+    from scanner.parallel import scan_all
 
-    if options.jobs > 1 and len(todo) > 1:
-        with ThreadPoolExecutor(max_workers=options.jobs) as pool:
-            done = dict(pool.map(work, todo))
-    else:
-        done = dict(map(work, todo))
+    scanned = scan_all([artifact for _, artifact in todo], options, progress)
+    done = {key: result for (key, _), result in zip(todo, scanned, strict=True)}
+    # --- end parallel scanning ---
     results: list[ScanResult] = []
     for artifact, key in zip(listing.artifacts, keys, strict=True):
         result = done[key]

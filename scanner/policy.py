@@ -15,8 +15,11 @@ from typing import Any
 from scanner.model import Finding, Severity
 from scanner.resources import RulesDataError, load_rules_file, load_yaml_text
 from scanner.rulebook import RULE_ID, all_rules
+from scanner.suppressions import Suppression, parse_suppressions
 
-_TOP_KEYS = {"version", "fail_on", "overrides", "allowed_globals", "required_checks", "suppressions"}
+_TOP_KEYS = {"version", "fail_on", "overrides", "allowed_globals", "required_checks", "suppressions", "rules"}
+KNOWN_CHECKS = frozenset({"signature"})
+"""Names ``required_checks`` may hold (``signature``: every model directory carries a model signature)."""
 _GLOBAL = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -46,8 +49,8 @@ class Policy:
     """Extra ``(module, qualname)`` pairs a pickle may import (an organisation's own classes)."""
     required_checks: tuple[str, ...] = ()
     """Checks that must hold (e.g. ``signature``), enforced by the commands that know them."""
-    suppressions: tuple[Any, ...] = ()
-    """Validated suppression entries (see :mod:`scanner.suppressions` when present)."""
+    suppressions: tuple[Suppression, ...] = ()
+    """Validated suppression entries (see :mod:`scanner.suppressions`)."""
     source: str = "rules/policy.yaml"
     """Where the policy came from."""
 
@@ -113,9 +116,17 @@ def parse_policy(data: Any, source: str) -> Policy:
     required = data.get("required_checks") or []
     if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
         raise _fail(source, "required_checks: must be a list of check names")
-    suppressions = data.get("suppressions") or []
-    if not isinstance(suppressions, list):
-        raise _fail(source, "suppressions: must be a list")
+    unknown_checks = sorted(set(required) - KNOWN_CHECKS)
+    if unknown_checks:
+        known_checks = sorted(KNOWN_CHECKS)
+        raise _fail(source, f"required_checks: unknown check(s) {unknown_checks}; known: {known_checks}")
+    # --- suppressions and catalogue entries (issue 5) ---
+    try:
+        suppressions = parse_suppressions(data.get("suppressions"))
+    except ValueError as exc:
+        raise _fail(source, str(exc)) from None
+    _check_catalogue_copy(data.get("rules"), source)
+    # --- end suppressions ---
     return Policy(
         fail_on=fail_on,
         overrides=overrides,
@@ -124,6 +135,29 @@ def parse_policy(data: Any, source: str) -> Policy:
         suppressions=tuple(suppressions),
         source=source,
     )
+
+
+def _check_catalogue_copy(entries: Any, source: str) -> None:
+    """The shipped policy file also defines the AS-POL rules; a copy of it may keep that ``rules:`` list,
+    but only unchanged: rules are changed through ``overrides``, so an edited definition is an error."""
+    if entries is None:
+        return
+    if not isinstance(entries, list):
+        raise _fail(source, "rules: must be the list of rule definitions copied from the shipped file")
+    known = all_rules()
+    for entry in entries:
+        rule_id = entry.get("id") if isinstance(entry, dict) else None
+        rule = known.get(rule_id) if isinstance(rule_id, str) else None
+        same = rule is not None and all(
+            str(entry.get(key, "")).strip() == str(getattr(rule, key) or "").strip()
+            for key in ("title", "rationale", "fix", "reference")
+        )
+        if not same or rule is None or str(entry.get("severity", "")).strip().lower() != rule.severity.label:
+            raise _fail(
+                source,
+                f"rules: {rule_id!r} differs from the shipped definition; rule definitions cannot be "
+                "changed in a policy (use overrides to change a severity or disable a rule)",
+            )
 
 
 def default_policy() -> Policy:

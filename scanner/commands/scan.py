@@ -37,7 +37,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--shard-size", type=positive_int, metavar="N", help="also compute a SHA-256 shard manifest"
     )
     p.add_argument(
-        "--jobs", type=positive_int, default=1, metavar="N", help="files scanned at once (default 1)"
+        "--jobs",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="files scanned at once (default: every usable core)",
     )
     p.add_argument(
         "--deep", action="store_true", help="also search raw binary bytes for high-confidence secrets"
@@ -54,6 +58,30 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="audit dependency files and recorded library versions against these OSV records or index",
     )
     # --- end dependency audit ---
+    # --- reports, baseline, parallel scanning (issue 5) ---
+    p.add_argument("--sarif", metavar="FILE", help="write SARIF 2.1.0 for code scanning to FILE, or '-'")
+    p.add_argument("--html", metavar="FILE", help="write a self-contained HTML review report to FILE, or '-'")
+    p.add_argument(
+        "--baseline",
+        metavar="FILE",
+        help="a previous --json result: report only findings it does not have (matched by fingerprint)",
+    )
+    p.add_argument(
+        "--workers",
+        choices=("auto", "threads", "processes"),
+        default="auto",
+        help="how files are scanned in parallel (default auto: processes for many files, else threads)",
+    )
+    # --- end reports ---
+    # --- BOM and attestations (issue 6) ---
+    from scanner.commands.sign import add_signing_flags
+
+    p.add_argument("--bom", metavar="FILE", help="write the CycloneDX 1.6 ML-BOM to FILE ('-' for stdout)")
+    p.add_argument(
+        "--attest", metavar="FILE", help="write signed scan and BOM attestations to FILE (JSON Lines)"
+    )
+    add_signing_flags(p)
+    # --- end BOM and attestations ---
     p.set_defaults(func=run)
 
 
@@ -63,6 +91,23 @@ def run(args: argparse.Namespace) -> int:
     except PolicyError as exc:
         print(f"artifact-scanner: policy error: {exc}", file=sys.stderr)
         return 2
+    # --- reports: baseline (issue 5) ---
+    from scanner.baseline import BaselineError, load_baseline
+
+    if [args.json, args.sarif, args.html, args.bom].count("-") > 1:
+        print(
+            "artifact-scanner: error: only one of --json, --sarif, --html, --bom may be '-'", file=sys.stderr
+        )
+        return 2
+
+    baseline = None
+    if args.baseline is not None:
+        try:
+            baseline = load_baseline(args.baseline)
+        except BaselineError as exc:
+            print(f"artifact-scanner: baseline error: {exc}", file=sys.stderr)
+            return 2
+    # --- end reports ---
     options = ScanOptions(
         policy=policy,
         fail_on=args.fail_on,
@@ -71,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
         deep_secrets=args.deep,
         reproducible=args.reproducible,
         vuln_db=args.vuln_db,
+        workers=args.workers,
     )
     # --- dependency audit (issue 7): check the database first, audit recorded versions after ---
     from scanner.deps.osv_store import VulnDbError, open_store
@@ -82,6 +128,22 @@ def run(args: argparse.Namespace) -> int:
             print(f"artifact-scanner: vulnerability database error: {exc}", file=sys.stderr)
             return 2
     # --- end dependency audit ---
+    # --- BOM and attestations (issue 6): a signing mode is checked before scanning ---
+    from scanner.attest.errors import AttestError
+    from scanner.attest.signers import Signer, make_signer
+
+    signer: Signer | None = None
+    try:
+        if args.attest:
+            signer = make_signer(args.key, args.cert, args.cert_chain, args.keyless)
+        elif args.key or args.cert or args.cert_chain or args.keyless:
+            raise AttestError(
+                "--key, --cert, --cert-chain and --keyless sign attestations: add --attest FILE"
+            )
+    except AttestError as exc:
+        print(f"artifact-scanner: error: {exc}", file=sys.stderr)
+        return 2
+    # --- end BOM and attestations ---
     total = sum(a.size for a in list_artifacts(args.paths).artifacts) if sys.stderr.isatty() else 0
     with progress_bar(total, "scanning") as progress:
         report = scan_paths(args.paths, options, progress)
@@ -90,10 +152,48 @@ def run(args: argparse.Namespace) -> int:
 
     report = audit_recorded_libraries(report, args.vuln_db, policy)
     # --- end dependency audit ---
-    human_stream = sys.stderr if args.json == "-" else sys.stdout
+    # --- model signatures (issue 6): present when required, and matching the files ---
+    from scanner.attest.scan_step import check_model_signatures
+
+    report = check_model_signatures(report, policy)
+    # --- end model signatures ---
+    # --- reports: suppressions, baseline, outputs (issue 5) ---
+    from scanner.baseline import apply_baseline
+    from scanner.suppressions import apply_suppressions, today
+
+    report = apply_suppressions(report, policy.suppressions, policy.source, today(), policy.apply)
+    if baseline is not None:
+        report = apply_baseline(report, baseline)
+    # --- end reports ---
+    human_stream = sys.stderr if "-" in (args.json, args.sarif, args.html, args.bom) else sys.stdout
     color = human_stream.isatty() and "NO_COLOR" not in os.environ
     human_stream.write(TextRenderer(color=color).render(report))
     human_stream.flush()
     if args.json:
         write_output(args.json, JsonRenderer().render(report))
+    # --- reports: SARIF and HTML (issue 5) ---
+    if args.sarif:
+        from scanner.report.sarif import SarifRenderer
+
+        write_output(args.sarif, SarifRenderer().render(report))
+    if args.html:
+        from scanner.report.html import HtmlRenderer
+
+        write_output(args.html, HtmlRenderer().render(report))
+    # --- end reports ---
+    # --- BOM and attestations (issue 6) ---
+    if args.bom or signer is not None:
+        from scanner.attest.statement import attestation_lines
+        from scanner.bom import build_bom
+
+        bom = build_bom(report, reproducible=args.reproducible)
+        if args.bom:
+            write_output(args.bom, bom)
+        if signer is not None:
+            try:
+                write_output(args.attest, attestation_lines(report, bom, signer))
+            except AttestError as exc:
+                print(f"artifact-scanner: attest: {exc}", file=sys.stderr)
+                return 1 if report.verdict.exit_code == 1 else 3
+    # --- end BOM and attestations ---
     return report.verdict.exit_code

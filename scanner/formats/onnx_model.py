@@ -42,6 +42,11 @@ DATA_TYPES = {
 }  # fmt: skip
 STRING_TYPE = 8
 EXTERNAL = 1
+ITEM_SIZES = {
+    1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2,
+    17: 1, 18: 1, 19: 1, 20: 1, 24: 1,
+}  # fmt: skip
+"""Bytes per element of the fixed-width data types (sub-byte types are packed and left out)."""
 
 # Wire types of the top-level ModelProto fields, used by detection.
 _MODEL_FIELDS = {
@@ -58,6 +63,40 @@ _MODEL_FIELDS = {
     25: LEN,
 }
 _GRAPH_FIRST_TAGS = {0x0A, 0x12, 0x2A, 0x52, 0x5A, 0x62, 0x6A, 0x7A}
+_STRING_FIELDS = {2, 3, 4, 6}
+"""producer_name, producer_version, domain, doc_string."""
+_MESSAGE_FIELDS = {14, 20, 25}
+"""metadata_props, training_info, functions."""
+
+
+def _prefix_is_text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(data) - 3
+    return True
+
+
+def _prefix_is_message(source: WireSource, start: int, end: int) -> bool:
+    """Whether ``[start, end)`` (cut by the probe) reads as protobuf fields, at least one complete."""
+    pos = start
+    complete = 0
+    try:
+        while pos < end:
+            tag, pos = source.varint(pos, end)
+            if tag >> 3 == 0 or tag & 7 not in (VARINT, 1, LEN, 5):
+                return False
+            if tag & 7 == VARINT:
+                _, pos = source.varint(pos, end)
+            elif tag & 7 == LEN:
+                length, pos = source.varint(pos, end)
+                pos += length
+            else:
+                pos += 8 if tag & 7 == 1 else 4
+            complete += pos <= end
+    except WireError:
+        return complete > 0  # a varint cut by the end of the probe
+    return complete > 0
 
 
 @dataclass(frozen=True)
@@ -107,8 +146,13 @@ def looks_like_onnx(head: bytes, size: int) -> bool:
                 if pos + length > size:
                     return False
                 if pos + length > len(head):
-                    # A large field before ir_version: accept a graph that starts like a GraphProto.
-                    return number == 7 and length > 16 and head[pos] in _GRAPH_FIRST_TAGS
+                    # A large field before ir_version (protobuf fields may come in any order, and a
+                    # runtime accepts them so): accept it when its visible part looks like what it is.
+                    if number == 7:
+                        return length > 16 and head[pos] in _GRAPH_FIRST_TAGS
+                    if number in _STRING_FIELDS:
+                        return length > 1024 and _prefix_is_text(head[pos:])
+                    return number in _MESSAGE_FIELDS and _prefix_is_message(source, pos, len(head))
                 pos += length
             seen += 1
     except WireError:
@@ -147,6 +191,7 @@ class _Stats:
     shapes: dict[str, list[int]] = field(default_factory=dict)
     nodes: int = 0
     external: dict[str, int] = field(default_factory=dict)
+    external_bytes: int = 0
     domains: dict[str, set[str]] = field(default_factory=dict)
     local_functions: set[tuple[str, str]] = field(default_factory=set)
     opsets: dict[str, int] = field(default_factory=dict)
@@ -284,18 +329,35 @@ class _Walk:
         if domain not in onnx_rules().standard_domains:
             self.stats.domains.setdefault(domain, set()).add(op_type)
         if is_python_op(domain, op_type):
+            named = self._string_attributes(attributes)
+            shown = ", ".join(f"{k}={v!r}" for k, v in named.items())
             self.findings.append(
                 finding(
                     "AS-ONX-004",
                     analyzer=NAME,
                     offset=f.offset,
-                    detail=f"node {where} is operator {domain}::{op_type}, which runs Python code",
+                    detail=f"node {where} is operator {domain}::{op_type}, which runs Python code"
+                    + (f" ({shown})" if shown else ""),
                     evidence=f"{domain}::{op_type}",
-                    extra={"module": domain, "qualname": op_type},
+                    extra={"module": domain, "qualname": op_type, "attributes": named},
                 )
             )
         for g in attributes:
             self.attribute(g, where, depth)
+
+    def _string_attributes(self, attributes: list[Field]) -> dict[str, str]:
+        """``name: value`` of the string attributes of a node (what a Python op calls), bounded."""
+        out: dict[str, str] = {}
+        for f in attributes[:20]:
+            name = value = None
+            for g in self.src.fields(f.offset, f.end):
+                if g.wire == LEN and g.number == 1:
+                    name = self._text(g)[:100]
+                elif g.wire == LEN and g.number == 4:
+                    value = self.src.text(g, 300)[0]
+            if name is not None and value is not None:
+                out[name] = value
+        return out
 
     def attribute(self, f: Field, where: str, depth: int) -> None:
         name = ""
@@ -371,16 +433,67 @@ class _Walk:
             if len(self.stats.shapes) < 50 and name:
                 self.stats.shapes[name] = dims
         if location_kind == EXTERNAL or external:
-            self.external(external.get("location", ""), label, f.offset)
+            location = external.get("location", "")
+            if self.external(location, label, f.offset):
+                expected = None
+                if data_type in ITEM_SIZES and dims and all(d >= 0 for d in dims):
+                    expected = ITEM_SIZES[data_type]
+                    for d in dims:
+                        expected *= d
+                self.external_range(location, external, expected, label, f.offset)
 
-    def external(self, location: str, label: str, offset: int) -> None:
+    def external_range(
+        self, location: str, external: dict[str, str], expected: int | None, label: str, offset: int
+    ) -> None:
+        """Check ``offset``/``length`` of an external data entry against the tensor and the file."""
+        numbers: dict[str, int] = {}
+        for key in ("offset", "length"):
+            text = external.get(key)
+            if text is None:
+                continue
+            if not text.isdigit() or len(text) > 20:
+                self._range_finding(f"{label}: external data {key} {text[:40]!r} is not a byte count", offset)
+                return
+            numbers[key] = int(text)
+        start, length = numbers.get("offset", 0), numbers.get("length")
+        if length is not None:
+            self.stats.external_bytes += length
+            if expected is not None and length != expected:
+                self._range_finding(
+                    f"{label}: external data length {length} differs from the {expected} bytes "
+                    "its shape and type need",
+                    offset,
+                )
+                return
+        if self.model_dir is None or not location:
+            return
+        path = os.path.join(self.model_dir, location)
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            return  # not beside the model: reported in the AS-ONX-006 summary
+        end = start + (length if length is not None else 0)
+        if start > size or end > size:
+            self._range_finding(
+                f"{label}: external data bytes {start}..{end} lie beyond the end of {location!r} "
+                f"({size} bytes)",
+                offset,
+            )
+
+    def _range_finding(self, detail: str, offset: int) -> None:
+        self.path_findings += 1
+        if self.path_findings <= MAX_REPORTED:
+            self.findings.append(finding("AS-ONX-007", analyzer=NAME, offset=offset, detail=detail))
+
+    def external(self, location: str, label: str, offset: int) -> bool:
+        """Count an external data reference; report its path. Whether the path is safe to check further."""
         self.stats.external[location] = self.stats.external.get(location, 0) + 1
         problem = external_path_problem(location, self.model_dir)
         if problem is None:
-            return
+            return True
         self.path_findings += 1
         if self.path_findings > MAX_REPORTED:
-            return
+            return False
         rule_id, reason = problem
         self.findings.append(
             finding(
@@ -391,6 +504,7 @@ class _Walk:
                 evidence=location[:300],
             )
         )
+        return False
 
 
 class OnnxAnalyzer(Analyzer):
@@ -429,7 +543,8 @@ class OnnxAnalyzer(Analyzer):
             yield finding(
                 "AS-ONX-002",
                 analyzer=NAME,
-                detail=f"{walk.path_findings - MAX_REPORTED} more tensors with unsafe external data paths",
+                detail=f"{walk.path_findings - MAX_REPORTED} more tensors with unsafe external data paths "
+                "or ranges",
             )
         local = stats.local_functions
         for domain in sorted(stats.domains):
@@ -447,10 +562,17 @@ class OnnxAnalyzer(Analyzer):
                 extra={"module": domain},
             )
         for location in sorted(stats.external):
+            missing = ""
+            if (
+                walk.model_dir is not None
+                and external_path_problem(location, walk.model_dir) is None
+                and not os.path.isfile(os.path.join(walk.model_dir, location))
+            ):
+                missing = " (not found beside the model)"
             yield finding(
                 "AS-ONX-006",
                 analyzer=NAME,
-                detail=f"{stats.external[location]} tensor(s) read from external file {location!r}",
+                detail=f"{stats.external[location]} tensor(s) read from external file {location!r}{missing}",
                 evidence=location[:300],
             )
 
@@ -461,6 +583,8 @@ class OnnxAnalyzer(Analyzer):
         ctx.set_property("dtypes", sorted(stats.dtypes))
         ctx.set_property("shapes", dict(stats.shapes))
         ctx.set_property("node_count", stats.nodes)
+        if stats.external:
+            ctx.set_property("external_data_bytes", stats.external_bytes)
         ctx.set_property("opsets", {k or "ai.onnx": v for k, v in sorted(stats.opsets.items())})
         name, version = walk.producer
         if name:

@@ -1,4 +1,4 @@
-"""JSON result, schema v1 (``scanner/schemas/scan-result-v1.schema.json``; documented in docs/json-schema.md).
+"""JSON result, schema v1 (``scanner/schemas/scan-result-v1.schema.json``; documented in docs/reports.md).
 
 Keys are emitted in a fixed order, lists in the report's stable order, so the same scan gives
 byte-identical output (with the timestamp pinned).
@@ -6,14 +6,27 @@ byte-identical output (with the timestamp pinned).
 
 from __future__ import annotations
 
+import functools
 import json
+from importlib import resources
 from typing import Any
 
 from scanner import __version__
-from scanner.model import Digests, Finding, ScanReport, ScanResult, Severity
+from scanner.fingerprint import finding_fingerprint
+from scanner.model import Artifact, Digests, Finding, ScanReport, ScanResult, Severity
+from scanner.report._safe import encodable_tree
 from scanner.report.interface import Renderer
 
 SCHEMA_VERSION = 1
+SCHEMA_FILE = "scan-result-v1.schema.json"
+
+
+@functools.cache
+def result_schema() -> dict[str, Any]:
+    """The JSON Schema of this output, shipped inside the package (``scanner/schemas``)."""
+    text = (resources.files("scanner") / "schemas" / SCHEMA_FILE).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def digests_to_dict(d: Digests) -> dict[str, Any]:
@@ -27,8 +40,8 @@ def digests_to_dict(d: Digests) -> dict[str, Any]:
     return out
 
 
-def finding_to_dict(f: Finding) -> dict[str, Any]:
-    """JSON form of a finding."""
+def finding_to_dict(f: Finding, artifact: Artifact) -> dict[str, Any]:
+    """JSON form of a finding of ``artifact``."""
     out: dict[str, Any] = {
         "rule_id": f.rule_id,
         "severity": f.severity.label,
@@ -38,6 +51,7 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         "evidence": f.evidence,
         "reference": f.reference,
         "analyzer": f.analyzer,
+        "fingerprint": finding_fingerprint(artifact, f),
     }
     if f.extra:
         out["extra"] = dict(f.extra)
@@ -57,7 +71,7 @@ def result_to_dict(r: ScanResult) -> dict[str, Any]:
         "format": r.format,
         "digests": digests_to_dict(r.digests) if r.digests else None,
         "worst_severity": worst.label if worst is not None else None,
-        "findings": [finding_to_dict(f) for f in r.findings],
+        "findings": [finding_to_dict(f, r.artifact) for f in r.findings],
         "errors": [{"analyzer": e.analyzer, "message": e.message, "member": e.member} for e in r.errors],
         "coverage": {
             "analyzed": list(r.coverage.analyzed),
@@ -70,10 +84,13 @@ def result_to_dict(r: ScanResult) -> dict[str, Any]:
 def report_to_dict(report: ScanReport) -> dict[str, Any]:
     """JSON form of a whole report."""
     counts = {s.label: 0 for s in sorted(Severity, reverse=True)}
+    suppressed = 0
     for r in report.results:
         for f in r.findings:
             if f.suppressed_by is None:
                 counts[f.severity.label] += 1
+            else:
+                suppressed += 1
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "artifact-scanner", "version": __version__},
@@ -84,6 +101,7 @@ def report_to_dict(report: ScanReport) -> dict[str, Any]:
         "summary": {
             "artifacts": len(report.results),
             "findings": counts,
+            "suppressed": suppressed,
             "errors": len(report.errors) + sum(len(r.errors) for r in report.results),
         },
         "artifacts": [result_to_dict(r) for r in report.results],
@@ -98,4 +116,7 @@ class JsonRenderer(Renderer):
     name = "json"
 
     def render(self, report: ScanReport) -> str:
-        return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False, sort_keys=False) + "\n"
+        return (
+            json.dumps(encodable_tree(report_to_dict(report)), indent=2, ensure_ascii=False, sort_keys=False)
+            + "\n"
+        )

@@ -1,0 +1,153 @@
+"""Pickle engine benchmark: files/s and MB/s over many small and a few large pickles, beside peers.
+
+    .venv/bin/python benchmarks/pickle_bench.py [--small N] [--large-mb M] [--peers /tmp/peers/bin]
+
+Builds a corpus in a temporary directory with the real libraries (scikit-learn estimators, dicts of
+numpy arrays, a long list of Python objects), then times:
+
+- ``engine``: the pickle engine alone (scanner.pickles.stream.read_pickles + findings) per file;
+- ``scan``: the whole ``artifact-scanner scan`` pipeline (hashing, detection, analysis), in process;
+- ``picklescan`` and ``modelscan`` command lines, when installed in a throwaway venv given by --peers
+  (``python -m venv /tmp/peers && /tmp/peers/bin/pip install picklescan modelscan``).
+
+Peak RSS of this process is printed after the in-process runs. Peers are timed as whole processes, so
+their start-up is included: the in-process ``scan`` figure plus our own start-up is given for comparison.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def build_corpus(root: Path, small: int, large_mb: int) -> tuple[Path, Path]:
+    """Write ``small`` small pickles and three large ones; return the two directories."""
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = make_classification(n_samples=40, n_features=5, random_state=0)
+    models = [
+        LogisticRegression().fit(x, y),
+        StandardScaler().fit(x),
+        {"w": np.ones(16), "meta": {"epoch": 1}},
+    ]
+    small_dir, large_dir = root / "small", root / "large"
+    small_dir.mkdir()
+    large_dir.mkdir()
+    for i in range(small):
+        (small_dir / f"m{i:05d}.pkl").write_bytes(pickle.dumps(models[i % len(models)], protocol=4))
+    rng = np.random.default_rng(0)
+    n = large_mb * (1 << 20) // 8
+    arrays = {"a": rng.random(n), "b": rng.random(n // 4)}
+    (large_dir / "arrays.pkl").write_bytes(pickle.dumps(arrays, protocol=4))
+    objects = [{"id": i, "name": f"item{i}", "score": i / 7} for i in range(large_mb * 6000)]
+    (large_dir / "objects.pkl").write_bytes(pickle.dumps(objects, protocol=4))
+    (large_dir / "arrays_p2.pkl").write_bytes(pickle.dumps(rng.random(n // 2), protocol=2))
+    return small_dir, large_dir
+
+
+def corpus_size(path: Path) -> tuple[int, int]:
+    files = [p for p in path.rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def report(label: str, files: int, size: int, seconds: float) -> None:
+    rate = f"{files / seconds:10.1f} files/s  {size / seconds / 1e6:9.1f} MB/s"
+    print(f"  {label:<24} {seconds:8.3f} s  {rate}")
+
+
+def time_engine(path: Path) -> float:
+    from scanner.engine import ScanOptions
+    from scanner.formats.interface import AnalysisContext, ScanBudget, make_probe
+    from scanner.pickles.joblib_arrays import joblib_build_hook
+    from scanner.pickles.report import PickleFindings
+    from scanner.pickles.stream import read_pickles
+
+    options = ScanOptions()
+    start = time.perf_counter()
+    for p in sorted(path.rglob("*")):
+        with p.open("rb") as f:
+            size = p.stat().st_size
+            ctx = AnalysisContext(
+                artifact_path=str(p), member=None, probe=make_probe(f, size, p.name), opener=lambda: f,
+                depth=0, budget=ScanBudget(options.limits), options=options,
+                _member_scanner=lambda *a: iter(()),
+            )  # fmt: skip
+            result = read_pickles(f, 0, size, build_hook=joblib_build_hook)
+            list(PickleFindings("pickle", ctx).stream(result))
+    return time.perf_counter() - start
+
+
+def time_scan(path: Path) -> float:
+    from scanner.engine import ScanOptions, scan_paths
+
+    start = time.perf_counter()
+    report_ = scan_paths([str(path)], ScanOptions())
+    elapsed = time.perf_counter() - start
+    bad = [r.artifact.relpath for r in report_.results if r.worst is not None and r.worst >= 2]
+    assert not bad, f"benign corpus produced findings: {bad[:5]}"
+    return elapsed
+
+
+def time_command(cmd: list[str]) -> float | None:
+    start = time.perf_counter()
+    try:
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=3600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        print(f"  {cmd[0]}: {exc}")
+        return None
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--small", type=int, default=2000, help="small pickles (default 2000)")
+    parser.add_argument("--large-mb", type=int, default=64, help="size of the large array pickle in MiB")
+    parser.add_argument(
+        "--peers", default="/tmp/peers/bin", help="bin directory of a venv with picklescan/modelscan"
+    )
+    args = parser.parse_args()
+    root = Path(tempfile.mkdtemp(prefix="pickle-bench-"))
+    try:
+        dirs = build_corpus(root, args.small, args.large_mb)
+        for name, path in zip(("many small", "few large"), dirs, strict=True):
+            files, size = corpus_size(path)
+            print(f"{name}: {files} files, {size / 1e6:.1f} MB")
+            report("engine (in process)", files, size, time_engine(path))
+            report("scan (in process)", files, size, time_scan(path))
+            ours = time_command([sys.executable, "-m", "scanner", "scan", str(path)])
+            if ours is not None:
+                report("artifact-scanner CLI", files, size, ours)
+            peers = Path(args.peers)
+            if (peers / "picklescan").exists():
+                t = time_command([str(peers / "picklescan"), "--path", str(path)])
+                if t is not None:
+                    report("picklescan CLI", files, size, t)
+            if (peers / "modelscan").exists():
+                t = time_command([str(peers / "modelscan"), "-p", str(path)])
+                if t is not None:
+                    report("modelscan CLI", files, size, t)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"peak RSS of the in-process runs: {peak:.0f} MiB")
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        os.sync()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Recognising pickles by content: PROTO 2-5 at the start, or a protocol 0/1 stream of valid opcodes."""
+
+from __future__ import annotations
+
+import io
+
+from scanner.pickles.reader import PickleFormatError, PickleReader, Truncated
+
+LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+"""A legacy ``torch.save`` file starts with the pickle of this magic number."""
+
+
+def starts_pickle(head: bytes, total: int) -> bool:
+    """Whether ``head`` (the first bytes of ``total``) is the start of a pickle.
+
+    PROTO 2-5 is enough. A protocol 0/1 stream must parse to STOP within the head, or (for a larger
+    file) be valid opcodes through the whole head and import something: a text file that happens to
+    start with ``(`` is not a pickle.
+    """
+    if len(head) >= 2 and head[0] == 0x80:
+        return 2 <= head[1] <= 5 and _valid_start(head, total)
+    if not head or head[0] not in _PROTO0_FIRST:
+        return False
+    reader = PickleReader(io.BytesIO(head), 0, len(head), framed=False)
+    ops = imports = 0
+    try:
+        while not reader.at_end:
+            op = reader.next_op()
+            ops += 1
+            if op.name == "STOP":
+                return ops > 1 or total == len(head)
+            if op.name in ("GLOBAL", "INST"):
+                imports += 1
+    except Truncated:
+        return total > len(head) and imports > 0 and ops > 8
+    except PickleFormatError:
+        return False
+    return total > len(head) and imports > 0 and ops > 8
+
+
+def _valid_start(head: bytes, total: int, want: int = 8) -> bool:
+    """The first ``want`` opcodes after PROTO decode (or STOP comes first, or the file ends cleanly).
+
+    Raw tensor bytes that happen to start with ``0x80 0x02..0x05`` (a torch zip's ``data/0``) fail this
+    almost surely, so they are not taken for a malformed pickle.
+    """
+    reader = PickleReader(io.BytesIO(head), 0, len(head), framed=False)
+    ops = 0
+    try:
+        while ops < want and not reader.at_end:
+            if reader.next_op().name == "STOP":
+                return True
+            ops += 1
+    except Truncated as exc:
+        # the file really ends there, or the probe only holds the start of a payload the file has
+        return total == len(head) or ops >= 2 or 0 < exc.needed <= total
+    except PickleFormatError:
+        return False
+    return ops >= want or (reader.at_end and total == len(head) and ops >= 2)
+
+
+_PROTO0_FIRST = frozenset(b"(.0123FGIJKLMNPQRSTUVX]abcdeghijklopqrstu}")
+"""Bytes that can start a protocol 0/1 pickle (opcodes of protocols 0 and 1)."""

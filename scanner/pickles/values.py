@@ -1,0 +1,145 @@
+"""The symbolic values a pickle builds: constants stay Python constants, everything else is a node.
+
+Nodes record what the unpickler would have made (an imported global, the result of a call, a persistent
+reference) without making it, and :func:`describe` renders them as bounded Python-like text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(eq=False)
+class Global:
+    """An object imported by GLOBAL, STACK_GLOBAL, INST or EXT: ``module.name`` (name may be dotted)."""
+
+    module: str
+    name: str
+    offset: int
+
+    @property
+    def dotted(self) -> str:
+        """``module.qualname``."""
+        return f"{self.module}.{self.name}"
+
+
+@dataclass(eq=False)
+class Call:
+    """The result of calling ``func`` with ``args`` (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST)."""
+
+    func: Any
+    args: Any
+    kind: str
+    offset: int
+    kwargs: Any = None
+    state: Any = None
+    """State given by BUILD, if any."""
+
+
+@dataclass(eq=False)
+class Unknown:
+    """A value the machine cannot know (after an error, a limit, an out-of-band buffer)."""
+
+    reason: str
+
+
+@dataclass(eq=False)
+class Persistent:
+    """An object resolved by the loader's ``persistent_load`` (torch storages)."""
+
+    pid: Any
+
+
+@dataclass(eq=False)
+class SymDict:
+    """A dict, kept as its key/value pairs (keys may be unhashable nodes)."""
+
+    items: list[tuple[Any, Any]] = field(default_factory=list)
+
+    def get(self, key: str) -> Any:
+        """The last value stored under the constant ``key``, or ``None``."""
+        for k, v in reversed(self.items):
+            if isinstance(k, str) and k == key:
+                return v
+        return None
+
+
+@dataclass(eq=False)
+class SymSet:
+    """A set or frozenset, kept as its items."""
+
+    items: list[Any] = field(default_factory=list)
+    frozen: bool = False
+
+
+def root_global(value: Any) -> Global | None:
+    """The global at the root of a call chain (``g(...)(...)`` -> ``g``), if any."""
+    seen = 0
+    while isinstance(value, Call) and seen < 64:
+        value = value.func
+        seen += 1
+    return value if isinstance(value, Global) else None
+
+
+def describe(value: Any, limit: int = 240) -> str:
+    """Bounded Python-like text for a value (never longer than ``limit`` plus an ellipsis)."""
+    out: list[str] = []
+    _describe(value, out, limit, 0)
+    text = "".join(out)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _describe(value: Any, out: list[str], limit: int, depth: int) -> None:
+    if sum(len(p) for p in out) > limit:
+        return
+    if depth > 8:
+        out.append("…")
+        return
+    if isinstance(value, Global):
+        out.append(value.dotted)
+    elif isinstance(value, Call):
+        _describe(value.func, out, limit, depth + 1)
+        out.append("(")
+        args = value.args if isinstance(value.args, tuple) else (value.args,)
+        for i, arg in enumerate(args):
+            if i:
+                out.append(", ")
+            _describe(arg, out, limit, depth + 1)
+        out.append(")")
+    elif isinstance(value, (tuple, list)):
+        out.append("(" if isinstance(value, tuple) else "[")
+        for i, item in enumerate(value[:8]):
+            if i:
+                out.append(", ")
+            _describe(item, out, limit, depth + 1)
+        if len(value) > 8:
+            out.append(", …")
+        out.append(
+            ",)"
+            if isinstance(value, tuple) and len(value) == 1
+            else (")" if isinstance(value, tuple) else "]")
+        )
+    elif isinstance(value, SymDict):
+        out.append("{")
+        for i, (k, v) in enumerate(value.items[:8]):
+            if i:
+                out.append(", ")
+            _describe(k, out, limit, depth + 1)
+            out.append(": ")
+            _describe(v, out, limit, depth + 1)
+        out.append(", …}" if len(value.items) > 8 else "}")
+    elif isinstance(value, SymSet):
+        out.append("{" + ", ".join(describe(v, 40) for v in value.items[:8]) + "}")
+    elif isinstance(value, Persistent):
+        out.append("persistent_load(")
+        _describe(value.pid, out, limit, depth + 1)
+        out.append(")")
+    elif isinstance(value, Unknown):
+        out.append(f"<{value.reason}>")
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        out.append(f"<int of {value.bit_length()} bits>")
+    elif isinstance(value, (str, bytes)):
+        out.append(repr(value[:120]) + ("…" if len(value) > 120 else ""))
+    else:
+        out.append(repr(value)[:120])
