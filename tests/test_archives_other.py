@@ -197,3 +197,21 @@ def test_mutated_containers_give_findings_not_errors(run_cli, tmp_path: Path) ->
             (art,) = r.json()["artifacts"]
             mine = [e for e in art["errors"] if e["analyzer"] in CONTAINER_ANALYZERS]
             assert mine == [], (source.name, mine)
+
+
+def test_encrypted_7z_is_reported_not_clean(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, art = scan(run_cli, ARC / "encrypted.7z")
+    assert code == 1
+    (hit,) = by_rule(art, "AS-ARC-011")
+    assert hit["severity"] == "medium" and "encrypted" in hit["detail"]
+    assert {"member": None, "reason": "encrypted 7z members"} in art["coverage"]["not_analyzed"]
+
+
+def test_windows_style_traversal_names() -> None:
+    from scanner.formats.zipread import link_escapes, unsafe_member_name
+
+    assert unsafe_member_name("..\\..\\Windows\\evil.dll") == "'..' component"
+    assert unsafe_member_name("C:\\evil.dll") == "drive-letter path"
+    assert unsafe_member_name("\\\\server\\share\\x") == "absolute path"
+    assert unsafe_member_name("a/..b/c") is None
+    assert link_escapes("dir\\link", "..\\..\\x")
