@@ -50,7 +50,7 @@ def test_pickle_inside_wrappers(run_cli, name: str, member: str) -> None:  # typ
     assert hit["evidence"] == "posix.system"
 
 
-@pytest.mark.parametrize("name", ["torch_state_dict.pt", "legacy_torch.tar", "arrays.npz", "arrays_compressed.npz"])
+@pytest.mark.parametrize("name", ["torch_state_dict.pt", "arrays.npz", "arrays_compressed.npz"])
 def test_benign_containers_pass(run_cli, name: str) -> None:  # type: ignore[no-untyped-def]
     code, art = scan(run_cli, ARC / name)
     assert code == 0, art["findings"]
