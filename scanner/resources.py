@@ -33,7 +33,7 @@ def rules_dir() -> Traversable:
     raise RulesDataError("rules/ data not found inside the package nor beside it")
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml when built
     """A safe YAML loader that rejects duplicate mapping keys instead of keeping the last one."""
 
 

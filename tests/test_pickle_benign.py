@@ -8,7 +8,7 @@ import pytest
 
 from tests.pickle_helpers import BENIGN, findings, scan_json
 
-FILES = sorted(p.name for p in BENIGN.iterdir() if not p.name.endswith((".pt", ".ckpt")) or "legacy" in p.name)
+FILES = sorted(p.name for p in BENIGN.iterdir())
 
 
 @pytest.mark.parametrize("name", FILES)

@@ -93,3 +93,30 @@ def test_reader_straddle_offsets() -> None:
     while not reader.at_end:
         names.append(reader.next_op().name)
     assert names == ["PROTO", "FRAME", "BINBYTES8", "NONE", "STOP"] and reader.straddles == [12]
+
+
+def test_mutated_pickles_never_crash_the_analyzers(tmp_path: Path) -> None:
+    """Deterministic mutations of the committed pickles: findings or nothing, never an analyzer error."""
+    from scanner.engine import ScanOptions, scan_artifact
+    from scanner.model import Artifact
+    from tests.pickle_helpers import PICKLE
+
+    seeds = [p.read_bytes() for p in sorted(PICKLE.rglob("*")) if p.is_file() and p.stat().st_size < 20000]
+    rng = random.Random(7)
+    for i in range(300):
+        data = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            pos = rng.randrange(len(data)) if data else 0
+            roll = rng.random()
+            if roll < 0.5 and data:
+                data[pos] = rng.randrange(256)
+            elif roll < 0.7:
+                data[pos:pos] = rng.randbytes(rng.randint(1, 9))
+            elif roll < 0.85:
+                del data[pos : pos + rng.randint(1, 20)]
+            else:
+                del data[pos:]
+        path = tmp_path / f"m{i}.bin"
+        path.write_bytes(bytes(data))
+        result = scan_artifact(Artifact(str(path), str(path), str(tmp_path), path.name, len(data)), ScanOptions())
+        assert result.errors == (), (i, result.errors)

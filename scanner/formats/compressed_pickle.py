@@ -45,10 +45,10 @@ class CompressedPickleAnalyzer(Analyzer):
         if dec is None:
             return False
         try:
-            first = dec.decompress(probe.head[:4096], 64)
+            first = dec.decompress(probe.head[:4096], 256)
         except (zlib.error, lzma.LZMAError, EOFError):
             return False
-        return starts_pickle(first, len(first) + 1)
+        return starts_pickle(first, 1 << 62 if len(first) == 256 else len(first))
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         import tempfile

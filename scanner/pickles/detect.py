@@ -18,7 +18,7 @@ def starts_pickle(head: bytes, total: int) -> bool:
     start with ``(`` is not a pickle.
     """
     if len(head) >= 2 and head[0] == 0x80:
-        return 2 <= head[1] <= 5
+        return 2 <= head[1] <= 5 and _valid_start(head, total)
     if not head or head[0] not in _PROTO0_FIRST:
         return False
     reader = PickleReader(io.BytesIO(head), 0, len(head), framed=False)
@@ -36,6 +36,27 @@ def starts_pickle(head: bytes, total: int) -> bool:
     except PickleFormatError:
         return False
     return total > len(head) and imports > 0 and ops > 8
+
+
+def _valid_start(head: bytes, total: int, want: int = 8) -> bool:
+    """The first ``want`` opcodes after PROTO decode (or STOP comes first, or the file ends cleanly).
+
+    Raw tensor bytes that happen to start with ``0x80 0x02..0x05`` (a torch zip's ``data/0``) fail this
+    almost surely, so they are not taken for a malformed pickle.
+    """
+    reader = PickleReader(io.BytesIO(head), 0, len(head), framed=False)
+    ops = 0
+    try:
+        while ops < want and not reader.at_end:
+            if reader.next_op().name == "STOP":
+                return True
+            ops += 1
+    except Truncated as exc:
+        # the file really ends there, or the probe only holds the start of a payload the file has
+        return total == len(head) or ops >= 2 or 0 < exc.needed <= total
+    except PickleFormatError:
+        return False
+    return ops >= want or (reader.at_end and total == len(head) and ops >= 2)
 
 
 _PROTO0_FIRST = frozenset(b"(.0123FGIJKLMNPQRSTUVX]abcdeghijklopqrstu}")

@@ -178,7 +178,10 @@ class Machine:
                     p += 1
                 elif code == 0x8C and p + 1 < limit and p + 2 + data[p + 1] <= limit:  # SHORT_BINUNICODE
                     n = data[p + 1]
-                    text = data[p + 2 : p + 2 + n].decode("utf-8", "surrogatepass")
+                    try:
+                        text = data[p + 2 : p + 2 + n].decode("utf-8", "surrogatepass")
+                    except UnicodeDecodeError:
+                        break  # the slow path reports it
                     if n >= 8 and self._string_chars < MAX_STRING_CHARS:
                         self._string_chars += n
                         strings.append((reader._base + p, text))
@@ -196,6 +199,15 @@ class Machine:
                 elif code == 0x4B and p + 1 < limit:  # BININT1
                     stack.append(data[p + 1])
                     p += 2
+                elif code == 0x4D and p + 3 <= limit:  # BININT2
+                    stack.append(data[p + 1] | data[p + 2] << 8)
+                    p += 3
+                elif code == 0x6A and p + 5 <= limit:  # LONG_BINGET
+                    value = memo.get(_UINT4(data, p + 1)[0], _MISSING)
+                    if value is _MISSING:
+                        break
+                    stack.append(value)
+                    p += 5
                 elif code == 0x4E:  # NONE
                     stack.append(None)
                     p += 1
@@ -219,6 +231,23 @@ class Machine:
                     items = tuple(stack[-k:])
                     del stack[-k:]
                     stack.append(items)
+                    p += 1
+                elif code == 0x75 and self.marks and self.marks[-1] and type(self.marks[-1][-1]) is SymDict:
+                    batch = stack  # SETITEMS into a plain dict
+                    stack = self.stack = self.marks.pop()
+                    stack[-1].items.extend(zip(batch[::2], batch[1::2], strict=False))
+                    p += 1
+                elif code == 0x65 and self.marks and self.marks[-1] and type(self.marks[-1][-1]) is list:
+                    batch = stack  # APPENDS to a plain list
+                    stack = self.stack = self.marks.pop()
+                    stack[-1].extend(batch)
+                    p += 1
+                elif code == 0x73 and len(stack) >= 3 and type(stack[-3]) is SymDict:  # SETITEM
+                    stack[-3].items.append((stack[-2], stack[-1]))
+                    del stack[-2:]
+                    p += 1
+                elif code == 0x61 and len(stack) >= 2 and type(stack[-2]) is list:  # APPEND
+                    stack[-2].append(stack.pop())
                     p += 1
                 elif code == 0x47 and p + 9 <= limit:  # BINFLOAT
                     stack.append(_FLOAT8(data, p + 1)[0])
@@ -439,6 +468,7 @@ _CONSTANTS: dict[str, Any] = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
 _MISSING = object()
 _FLOAT8 = struct.Struct(">d").unpack_from
 _INT4 = struct.Struct("<i").unpack_from
+_UINT4 = struct.Struct("<I").unpack_from
 _HANDLER_NAMES: dict[str, str] = {
     "NONE": "_h_constant", "NEWTRUE": "_h_constant", "NEWFALSE": "_h_constant",
     "STRING": "_h_short_text", "BINSTRING": "_h_short_text", "SHORT_BINSTRING": "_h_short_text",

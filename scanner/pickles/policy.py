@@ -52,6 +52,8 @@ class DenyEntry:
     """CVE, GHSA or URL."""
     loader: bool
     """Its constant byte/string arguments are scanned as nested payloads."""
+    clean_nested: Severity | None = None
+    """Severity when every nested payload was scanned and found below medium (``None``: unchanged)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ def _parse_deny(data: Any) -> dict[str, DenyEntry]:
                 reason=str(entry["reason"]),
                 reference=str(entry["reference"]) if entry.get("reference") else None,
                 loader=bool(entry.get("loader", False)),
+                clean_nested=Severity.parse(str(entry["clean_nested"]))
+                if entry.get("clean_nested")
+                else None,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RulesDataError(f"rules/pickle.yaml: bad deny entry {entry!r}: {exc}") from None

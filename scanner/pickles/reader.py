@@ -45,6 +45,11 @@ class PickleFormatError(Exception):
 class Truncated(PickleFormatError):
     """The data ended inside an opcode."""
 
+    def __init__(self, offset: int, message: str, needed: int = 0) -> None:
+        super().__init__(offset, message)
+        self.needed = needed
+        """Logical offset the read needed to reach."""
+
 
 @dataclass(frozen=True)
 class Blob:
@@ -165,7 +170,7 @@ class PickleReader:
         if len(data) < n:
             self._p = len(self._data)
             self._set_limit()
-            raise Truncated(where, f"data ends inside an opcode ({len(data)} of {n} bytes)")
+            raise Truncated(where, f"data ends inside an opcode ({len(data)} of {n} bytes)", where + n)
         self._p = p + n
         self._set_limit()
         return data
@@ -206,7 +211,7 @@ class PickleReader:
         if target > self._end:
             self._data, self._base, self._p = b"", self._end, 0
             self._set_limit()
-            raise Truncated(where, f"data ends inside a {n}-byte payload")
+            raise Truncated(where, f"data ends inside a {n}-byte payload", target)
         if self._fend >= 0 and target >= self._fend:
             self._fend = -1
         if target <= self._base + len(self._data):
@@ -223,8 +228,9 @@ class PickleReader:
         where = self._base + self._p
         self._frame_check(n)
         if self._base + self._p + n > self._end:
+            needed = self._base + self._p + n
             self.skip(self._end - self._base - self._p)
-            raise Truncated(where, f"data ends inside a {n}-byte payload")
+            raise Truncated(where, f"data ends inside a {n}-byte payload", needed)
         head = self.read(BLOB_HEAD)
         self.skip(n - len(head))
         return Blob(n, head, text)
@@ -240,7 +246,7 @@ class PickleReader:
             pos = self._fend
             self._move(pos, 1)
         if pos + length > self._end:
-            raise Truncated(where, f"frame claims {length} bytes, {self._end - pos} left")
+            raise Truncated(where, f"frame claims {length} bytes, {self._end - pos} left", pos + length)
         self._fend = pos + length
         self._set_limit()
 
@@ -270,8 +276,7 @@ class PickleReader:
         if kind == "uint1":
             return self.read(1)[0]
         if kind == "unicodestring1":
-            data = self.read(self.read(1)[0])
-            return data.decode("utf-8", "surrogatepass")
+            return _utf8(self.read(self.read(1)[0]), where)
         if kind == "uint2":
             return int.from_bytes(self.read(2), "little")
         if kind == "int4":
@@ -297,7 +302,7 @@ class PickleReader:
         if kind.startswith("unicodestring") and kind != "unicodestringnl":
             n = self._length(kind, where)
             text = self.payload(n, True)
-            return text.decode("utf-8", "surrogatepass") if isinstance(text, bytes) else text
+            return _utf8(text, where) if isinstance(text, bytes) else text
         return self._text_argument(kind, where)
 
     def _text_argument(self, kind: str, where: int) -> object:
@@ -332,6 +337,13 @@ class PickleReader:
         if n < 0:
             raise PickleFormatError(where, "negative BINSTRING length")
         return n
+
+
+def _utf8(data: bytes, where: int) -> str:
+    try:
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        raise PickleFormatError(where, "string argument is not valid UTF-8") from None
 
 
 def _quoted(line: bytes, where: int) -> str:

@@ -11,7 +11,7 @@ import bisect
 import contextlib
 import io
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from scanner.formats.interface import AnalysisContext
@@ -137,6 +137,14 @@ class PickleFindings:
             judgement = judge(glob.module, glob.name, self.extra_allowed)
             if not judgement.allowed:
                 hits[key] = _Hit(glob, judgement, trace)
+        nested, unscanned = self._nested(trace)
+        worst_nested = max((f.severity for f in nested), default=Severity.INFO)
+        for hit in hits.values():
+            entry = hit.judgement.entry
+            clean = worst_nested < Severity.MEDIUM and hit.glob.dotted not in unscanned
+            if entry is not None and entry.clean_nested is not None and clean:
+                reason = f"{hit.judgement.reason}; every payload was scanned: nothing found"
+                hit.judgement = replace(hit.judgement, severity=entry.clean_nested, reason=reason)
         decompiled: str | None = None
         if (
             any(h.judgement.severity >= Severity.HIGH for h in hits.values())
@@ -177,7 +185,7 @@ class PickleFindings:
         for offset, message in trace.limits:
             yield self._f("AS-GEN-004", offset=offset, detail=f"{message}{where}")
         yield from self._secrets(trace, where)
-        yield from self._nested(trace)
+        yield from nested
 
     def _import_finding(
         self, hit: _Hit, ext_codes: dict[int, int], decompiled: str | None, where: str
@@ -229,23 +237,29 @@ class PickleFindings:
                 evidence=match.redacted,
             )
 
-    def _nested(self, trace: Trace) -> Iterator[Finding]:
+    def _nested(self, trace: Trace) -> tuple[list[Finding], set[str]]:
+        """Findings of the payloads passed to loaders, and the loaders with a payload left unscanned."""
+        found: list[Finding] = []
+        unscanned: set[str] = set()
         for call in trace.calls:
             glob = root_global(call.func)
             if glob is None or call.func is not glob:
                 continue
             entry = judge(glob.module, glob.name, self.extra_allowed).entry
-            if entry is None or not entry.loader or not isinstance(call.args, tuple) or not call.args:
+            if entry is None or not entry.loader:
                 continue
-            for data in _payload_candidates(call.args[0]):
-                if not _looks_nested(data) or len(data) > MAX_NESTED_BYTES:
-                    continue
-                self.nested += 1
-                if self.nested > MAX_NESTED:
-                    return
-                name = f"<payload of {glob.dotted} @ {call.offset}>"
-                yield from self.ctx.scan_member(name, io.BytesIO(data), len(data))
-                break
+            first = call.args[0] if isinstance(call.args, tuple) and call.args else None
+            candidates = (
+                d for d in _payload_candidates(first) if _looks_nested(d) and len(d) <= MAX_NESTED_BYTES
+            )
+            payload = next(candidates, None)
+            self.nested += 1
+            if payload is None or self.nested > MAX_NESTED:
+                unscanned.add(glob.dotted)
+                continue
+            name = f"<payload of {glob.dotted} @ {call.offset}>"
+            found.extend(self.ctx.scan_member(name, io.BytesIO(payload), len(payload)))
+        return found, unscanned
 
 
 def _extra(module: str, qualname: str, chain: list[str], decompiled: str | None) -> dict[str, Any]:

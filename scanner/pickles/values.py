@@ -137,6 +137,8 @@ def _describe(value: Any, out: list[str], limit: int, depth: int) -> None:
         out.append(")")
     elif isinstance(value, Unknown):
         out.append(f"<{value.reason}>")
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        out.append(f"<int of {value.bit_length()} bits>")
     elif isinstance(value, (str, bytes)):
         out.append(repr(value[:120]) + ("…" if len(value) > 120 else ""))
     else:
