@@ -217,3 +217,14 @@ def test_windows_style_traversal_names() -> None:
     assert unsafe_member_name("\\\\server\\share\\x") == "absolute path"
     assert unsafe_member_name("a/..b/c") is None
     assert link_escapes("dir\\link", "..\\..\\x")
+
+
+def test_gzip_member_named_from_its_header(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "upload.bin"
+    raw = io.BytesIO()
+    with gzip.GzipFile(filename="../../model.pkl", mode="wb", fileobj=raw, mtime=0) as gz:
+        gz.write(b"token " + ("hf_" + "HeaderNamedToken0123456789abcdefghij").encode() + b"\n")
+    path.write_bytes(raw.getvalue())
+    _, art = scan(run_cli, path)
+    (secret,) = by_rule(art, "AS-SEC-001")
+    assert secret["location"]["member"] == "model.pkl"

@@ -455,3 +455,16 @@ def test_failure_inside_one_member_spares_the_others(run_cli, tmp_path: Path, mo
     (error,) = art["errors"]
     assert error["analyzer"] == "zip" and error["member"] == "b.txt"
     assert "UnicodeDecodeError" in error["message"]
+
+
+def test_nul_in_member_name_is_a_name_confusion(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("ck/data.pkl.XXXX", b"plain\n")
+    data = buf.getvalue().replace(b"data.pkl.XXXX", b"data.pkl\x00.txt")
+    path = tmp_path / "nul.zip"
+    path.write_bytes(data)
+    assert zipfile.ZipFile(path).namelist() == ["ck/data.pkl"]  # what zipfile-based tools see
+    _, art = scan(run_cli, path)
+    (hit,) = by_rule(art, "AS-ARC-004")
+    assert "NUL byte" in hit["detail"] and "'ck/data.pkl'" in hit["detail"]
