@@ -367,7 +367,9 @@ def test_zip64_offsets_beyond_4_gib(tmp_path: Path) -> None:
             assert w.read() == b"\x80\x02}q\x00."
 
 
-def test_zip64_member_over_the_size_limit_is_a_finding(tmp_path: Path) -> None:
+def test_stored_member_over_the_member_limit_is_still_handed_on(tmp_path: Path) -> None:
+    """Stored members are windows over the archive: the decompressed-size limit does not apply (real
+    checkpoints hold single tensors of several GiB), so nothing in them escapes analysis."""
     from scanner.engine import ScanOptions, scan_paths
     from scanner.formats.interface import Limits
 
@@ -375,9 +377,11 @@ def test_zip64_member_over_the_size_limit_is_a_finding(tmp_path: Path) -> None:
     _zip64_sparse(path, 40 << 20, b"\x80\x02}q\x00.")
     options = ScanOptions(limits=Limits(max_member_bytes=32 << 20))
     (result,) = scan_paths([str(path)], options).results
-    (limit,) = [f for f in result.findings if f.rule_id == "AS-GEN-004"]
-    assert limit.location.member == "pad.bin"
-    assert f"{40 << 20} bytes exceed the member limit" in limit.detail
+    assert [f for f in result.findings if f.rule_id == "AS-GEN-004"] == []
+    assert any(a.endswith(":pad.bin") for a in result.coverage.analyzed) or any(
+        n.member == "pad.bin" for n in result.coverage.not_analyzed
+    )
+    assert any(a.endswith(":data.pkl") for a in result.coverage.analyzed)
     assert result.errors == ()
 
 

@@ -14,7 +14,7 @@ import tarfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from scanner.formats._containers import check_link, check_name, over_limits, scan_member
+from scanner.formats._containers import check_link, check_name, scan_member
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.formats.zipread import window
 from scanner.model import Finding
@@ -157,10 +157,7 @@ class TarAnalyzer(Analyzer):
         if info.sparse is not None:
             ctx.not_analyzed(member, "GNU sparse member")
             return
-        limit = over_limits(ctx, self.name, name, info.size, None)
-        if limit:
-            yield limit
-            return
+        # No size limit: the member is a window over the archive, nothing is expanded or copied.
         size = info.size
         available = ctx.probe.size - info.offset_data
         if size > available:
