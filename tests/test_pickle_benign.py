@@ -39,6 +39,9 @@ def test_benign_formats_are_recognised(run_cli) -> None:  # type: ignore[no-unty
     }
     legacy = next(a for a in data["artifacts"] if a["format"] == "pytorch-legacy")
     assert legacy["properties"]["storage_count"] == 4
+    assert "torch._utils._rebuild_tensor_v2" in legacy["properties"]["pickle_imports"]
+    joblib = next(a for a in data["artifacts"] if a["format"] == "joblib")
+    assert "sklearn.linear_model._logistic.LogisticRegression" in joblib["properties"]["pickle_imports"]
 
 
 @pytest.mark.parametrize("name", ["torch_mlp_state.pt", "torch_mlp_module.pt", "torch_checkpoint.ckpt"])

@@ -96,6 +96,15 @@ def test_technique_is_caught(run_cli, name: str) -> None:  # type: ignore[no-unt
     assert find(data, rule, dotted)["severity"] == severity
 
 
+def test_build_is_attributed_to_the_object_it_sets_state_on(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pkl = tmp_path / "build.pkl"
+    # os.system('true') then BUILD with {'x': 'y'}: the state goes to the call's result
+    pkl.write_bytes(b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x04true\x85R}\x8c\x01x\x8c\x01ysb.")
+    data = scan_json(run_cli, str(pkl), expect=1)
+    chain = find(data, "AS-PKL-001", "os.system")["extra"]["call_chain"]
+    assert chain == ["os.system('true')", "os.system('true').__setstate__({'x': 'y'})"]
+
+
 def test_memo_and_build_trick_is_a_dynamic_import(run_cli) -> None:  # type: ignore[no-untyped-def]
     data = scan_json(run_cli, str(HOSTILE / "build_setattr_global.pkl"), expect=1)
     dynamic = find(data, "AS-PKL-002")

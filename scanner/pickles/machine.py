@@ -432,6 +432,8 @@ class Machine:
         self._mutated(op, target)
         if isinstance(target, Call):
             target.state = state
+            if root_global(target) is not None:  # obj.__setstate__(state), or __dict__/slot updates
+                self._call(target, (state,), "BUILD", op.offset)
             if self.build_hook is not None:
                 self.build_hook(self, target)
 
@@ -460,8 +462,7 @@ class Machine:
         elif isinstance(target, SymSet):
             target.items.extend(items)
         elif isinstance(target, Call) and root_global(target) is not None:
-            method = {"APPEND": "append", "APPENDS": "extend", "ADDITEMS": "add"}.get(name, "__setitem__")
-            self._call(Global("<method>", method, op.offset), (target, *items[:2]), name, op.offset)
+            self._call(target, tuple(items[:2]), name, op.offset)  # the object's own append/__setitem__
 
 
 _CONSTANTS: dict[str, Any] = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}

@@ -73,6 +73,17 @@ class SymSet:
     frozen: bool = False
 
 
+_METHODS = {
+    "BUILD": ".__setstate__",
+    "APPEND": ".append",
+    "APPENDS": ".extend",
+    "SETITEM": ".__setitem__",
+    "SETITEMS": ".update",
+    "ADDITEMS": ".add",
+}
+"""How calls made by filling or building an object are shown."""
+
+
 def root_global(value: Any) -> Global | None:
     """The global at the root of a call chain (``g(...)(...)`` -> ``g``), if any."""
     seen = 0
@@ -100,7 +111,7 @@ def _describe(value: Any, out: list[str], limit: int, depth: int) -> None:
         out.append(value.dotted)
     elif isinstance(value, Call):
         _describe(value.func, out, limit, depth + 1)
-        out.append("(")
+        out.append(_METHODS.get(value.kind, "") + "(")
         args = value.args if isinstance(value.args, tuple) else (value.args,)
         for i, arg in enumerate(args):
             if i:
