@@ -66,6 +66,7 @@ def test_torchscript_pickles_are_at_most_low(run_cli, tmp_path) -> None:  # type
 
 def test_text_starting_with_a_paren_is_not_a_pickle(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "notes.txt").write_text("(hello) this is prose, not a pickle\n")
-    data = scan_json(run_cli, str(tmp_path / "notes.txt"), expect=0)
-    assert data["artifacts"][0]["format"] != "pickle"
+    (tmp_path / "pins.txt").write_text("torch==2.5.1\n")  # decodes as opcodes up to '.', pops an empty stack
+    data = scan_json(run_cli, str(tmp_path), expect=0)
+    assert {a["format"] for a in data["artifacts"]}.isdisjoint({"pickle"})
     assert not [f for f in findings(data) if f["rule_id"].startswith("AS-PKL")]

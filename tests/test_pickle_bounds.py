@@ -120,3 +120,12 @@ def test_mutated_pickles_never_crash_the_analyzers(tmp_path: Path) -> None:
         path.write_bytes(bytes(data))
         result = scan_artifact(Artifact(str(path), str(path), str(tmp_path), path.name, len(data)), ScanOptions())
         assert result.errors == (), (i, result.errors)
+
+
+def test_large_protocol0_pickle_with_a_late_import_is_claimed(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    filler = b"S'padding padding padding'\n0" * 4000  # ~108 KiB of strings popped right away
+    pkl = tmp_path / "late.pkl"
+    pkl.write_bytes(filler + b"cos\nsystem\n(S'true'\ntR.")
+    data = scan_json(run_cli, str(pkl), expect=1)
+    assert data["artifacts"][0]["format"] == "pickle"
+    assert find(data, "AS-PKL-001", "os.system")["location"]["offset"] == len(filler)
