@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 
 from scanner.pickles.reader import INLINE_CAP, Blob, PickleReader
-from tests.pickle_helpers import find, scan_json
+from tests.pickle_helpers import find, findings, scan_json
 
 
 def test_huge_claimed_binbytes8_is_truncation_not_allocation(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -129,3 +129,12 @@ def test_large_protocol0_pickle_with_a_late_import_is_claimed(run_cli, tmp_path:
     data = scan_json(run_cli, str(pkl), expect=1)
     assert data["artifacts"][0]["format"] == "pickle"
     assert find(data, "AS-PKL-001", "os.system")["location"]["offset"] == len(filler)
+
+
+def test_millions_of_containers_hit_the_value_limit(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pkl = tmp_path / "dicts.pkl"
+    pkl.write_bytes(b"\x80\x04]\x94(" + b"}" * 3_500_000 + b"e.")
+    data = scan_json(run_cli, str(pkl), expect=1)
+    f = find(data, "AS-GEN-004")
+    assert f["severity"] == "medium" and "values built by one pickle" in f["detail"]
+    assert not [x for x in findings(data) if x["rule_id"] == "AS-PKL-008"]  # no junk reported past a limit

@@ -23,6 +23,8 @@ MAX_MEMO = 2_000_000
 """Memo entries per pickle."""
 MAX_STRING_CHARS = 4 << 20
 """Characters of string constants kept for the secret scan."""
+MAX_VALUES = 3_000_000
+"""Containers and call results created, plus values on the stack: what the machine holds in memory."""
 MAX_EVENTS = 10_000
 """Imports or calls recorded per pickle (the rest are counted, not kept)."""
 
@@ -168,7 +170,7 @@ class Machine:
         handlers = _HANDLERS
         memo = self.memo
         strings = trace.strings
-        ops = 0
+        ops = created = 0
         while True:
             data, p, limit, stack = reader._data, reader._p, reader._limit, self.stack
             while p < limit:
@@ -213,9 +215,11 @@ class Machine:
                     p += 1
                 elif code == 0x7D:  # EMPTY_DICT
                     stack.append(SymDict())
+                    created += 1
                     p += 1
                 elif code == 0x5D:  # EMPTY_LIST
                     stack.append([])
+                    created += 1
                     p += 1
                 elif code == 0x29:  # EMPTY_TUPLE
                     stack.append(())
@@ -259,6 +263,9 @@ class Machine:
                     break
                 ops += 1
             reader._p = p
+            if created + len(stack) > MAX_VALUES or len(trace.calls) + trace.skipped_events > MAX_VALUES:
+                trace.limits.append((reader.offset, f"more than {MAX_VALUES} values built by one pickle"))
+                break
             if ops >= MAX_OPS:
                 trace.limits.append((reader.offset, f"more than {MAX_OPS} opcodes in one pickle"))
                 break
