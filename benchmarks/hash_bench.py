@@ -99,11 +99,15 @@ def main() -> int:
     print(f"file: {path} ({size / (1 << 30):.2f} GiB), best of {args.repeat}, cores: {os.cpu_count()}")
     print(f"{'tool':34} {'s':>7} {'GB/s':>7} {'x openssl':>10} {'peak RSS':>10}")
     for name, seconds, peak in rows:
-        print(f"{name:34} {seconds:7.3f} {size / seconds / 1e9:7.2f} {seconds / baseline:10.2f} "
-              f"{peak / 1024:8.1f} MiB")
+        print(
+            f"{name:34} {seconds:7.3f} {size / seconds / 1e9:7.2f} {seconds / baseline:10.2f} "
+            f"{peak / 1024:8.1f} MiB"
+        )
     ours = rows[-1][1]
-    print(f"\nours / openssl = {ours / baseline:.2f} (target <= 1.00); "
-          f"s/GiB: ours {ours / (size / (1 << 30)):.3f}, openssl {baseline / (size / (1 << 30)):.3f}")
+    print(
+        f"\nours / openssl = {ours / baseline:.2f} (target <= 1.00); "
+        f"s/GiB: ours {ours / (size / (1 << 30)):.3f}, openssl {baseline / (size / (1 << 30)):.3f}"
+    )
     print(f"digests: {out}")
     return 0
 

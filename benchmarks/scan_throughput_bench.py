@@ -71,7 +71,7 @@ def make_corpus(root: Path, large_mib: int, large_count: int) -> tuple[int, int]
         elif kind == "txt":
             path.write_text("A model card line with nothing secret in it.\n" * rng.randint(1, 200))
         else:
-            path.write_bytes(os.urandom(rng.randint(256, 32768)))
+            path.write_bytes(b"RAWDATA\0" * 2 + os.urandom(rng.randint(256, 32768)))  # no format magic
     block = os.urandom(1 << 20)
     for k in range(large_count):
         path = root / f"large{k}" / "model.safetensors"
@@ -85,24 +85,25 @@ def make_corpus(root: Path, large_mib: int, large_count: int) -> tuple[int, int]
     return len(files), sum(p.stat().st_size for p in files)
 
 
-def timed(cmd: list[str]) -> tuple[float, int, int]:
-    """Wall seconds, exit code and peak RSS (KiB) of a command run in a fresh process group."""
+def timed(cmd: list[str]) -> tuple[float, int, int, float]:
+    """Wall seconds, exit code, peak RSS (KiB) and CPU seconds (processes it waited for) of a command."""
     wrapper = [
         sys.executable,
         "-c",
         "import resource,subprocess,sys,time;t=time.perf_counter();"
         "c=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL,stderr=subprocess.DEVNULL).returncode;"
-        "print(time.perf_counter()-t,c,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)",
+        "u=resource.getrusage(resource.RUSAGE_CHILDREN);"
+        "print(time.perf_counter()-t,c,u.ru_maxrss,u.ru_utime+u.ru_stime)",
         *cmd,
     ]
     out = subprocess.run(wrapper, capture_output=True, text=True, check=True).stdout.split()
-    return float(out[0]), int(out[1]), int(out[2])
+    return float(out[0]), int(out[1]), int(out[2]), float(out[3])
 
 
-def report(label: str, seconds: float, code: int, rss: int, files: int, size: int) -> None:
+def report(label: str, seconds: float, code: int, rss: int, cpu: float, files: int, size: int) -> None:
     print(
         f"{label:34} {seconds:7.2f} s {files / seconds:9.0f} files/s {size / seconds / 1e6:9.1f} MB/s "
-        f"{rss / 1024:7.0f} MiB peak  exit {code}",
+        f"{cpu:6.2f} s CPU {rss / 1024:7.0f} MiB peak  exit {code}",
         flush=True,
     )
 

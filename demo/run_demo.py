@@ -29,6 +29,22 @@ def main() -> int:
     vendor = str(DEMO / "vendor-model")
     leaky = str(DEMO / "leaky-model")
     results = [
+        # --- reports (issue 5): the intake review of the whole demo drop, for people and code scanning ---
+        step(
+            "review report of both models: HTML for people, SARIF for code scanning (expect fail)",
+            [
+                "scan",
+                vendor,
+                leaky,
+                "--reproducible",
+                "--html",
+                str(OUT / "report.html"),
+                "--sarif",
+                str(OUT / "scan.sarif"),
+            ],
+            1,
+        ),
+        # --- end reports ---
         step("hash the vendor model", ["hash", vendor, "--format", "json"], 0),
         step(
             "scan the benign vendor model (expect pass)",

@@ -7,6 +7,9 @@ files is Python code that holds the GIL, so ``auto`` switches to processes when 
 to amortise their start-up. Each worker process scans a batch of files and sends back the frozen
 results; the caller receives them in input order, so the output is identical to a serial run.
 
+A program calling :func:`scanner.engine.scan_paths` on many files must guard its entry point with
+``if __name__ == "__main__":`` (the usual rule for ``forkserver``/``spawn``), or pass ``workers="threads"``.
+
 Memory stays bounded: each worker holds at most one small file's bytes (up to one hashing chunk) or one
 ring of hashing buffers, and results are small.
 """
@@ -15,8 +18,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
+import signal
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
 from scanner.model import Artifact, ScanResult
@@ -60,6 +65,11 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
+def _worker_init() -> None:
+    """Workers leave Ctrl-C to the parent, which stops the pool (no traceback from every worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _scan_batch(batch: list[Artifact], options: ScanOptions) -> list[ScanResult]:
     """Worker-process entry point: scan a batch of files in order."""
     from scanner.engine import scan_artifact
@@ -85,14 +95,69 @@ def scan_all(
         with ThreadPoolExecutor(max_workers=n) as pool:
             return list(pool.map(lambda a: scan_artifact(a, options, progress), artifacts))
     size = max(1, min(MAX_BATCH, len(artifacts) // (n * 4)))
+    batches = list(_batches(artifacts, size))
+    done: list[list[ScanResult] | None] = [None] * len(batches)
+    processes = _pool(n)
+    try:
+        for index, batch in enumerate(processes.map(_scan_batch, batches, [options] * len(batches))):
+            _report(batch, progress)
+            done[index] = batch
+    except BrokenProcessPool:
+        # A worker died (a native parser crash, the OOM killer): the batches it took down are scanned
+        # again one file at a time, so that only the file that kills a worker is left unscanned.
+        processes.shutdown(wait=True, cancel_futures=True)
+        left = [a for batch, result in zip(batches, done, strict=True) if result is None for a in batch]
+        rescued = iter(_isolate(left, options, progress))
+        done = [
+            result if result is not None else [next(rescued) for _ in batch]
+            for batch, result in zip(batches, done, strict=True)
+        ]
+        return [r for batch in done if batch is not None for r in batch]
+    except BaseException:
+        # Ctrl-C or a failure: drop the queued batches instead of scanning them before giving up.
+        processes.shutdown(wait=True, cancel_futures=True)
+        raise
+    processes.shutdown(wait=True)
+    return [r for batch in done if batch is not None for r in batch]
+
+
+def _pool(n: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=n, mp_context=_context(), initializer=_worker_init)
+
+
+def _report(batch: list[ScanResult], progress: ProgressCallback | None) -> None:
+    if progress is not None:
+        for result in batch:
+            progress(result.digests.size if result.digests else 0)
+
+
+def _crashed(artifact: Artifact) -> ScanResult:
+    from scanner.model import AnalyzerError
+
+    message = f"{artifact.path}: the worker process scanning this file died (crash or kill); not analyzed"
+    return ScanResult(artifact, None, "unknown", errors=(AnalyzerError("engine", message),))
+
+
+def _isolate(
+    artifacts: list[Artifact], options: ScanOptions, progress: ProgressCallback | None
+) -> list[ScanResult]:
+    """Scan each file as its own task on one fresh worker at a time. A file is blamed only when it kills
+    the worker as the first task that worker ran; it then gets an error result and the rest go on."""
     results: list[ScanResult] = []
-    with ProcessPoolExecutor(max_workers=n, mp_context=_context()) as pool:
-        batches: Iterable[list[ScanResult]] = pool.map(
-            _scan_batch, _batches(artifacts, size), [options] * ((len(artifacts) + size - 1) // size)
-        )
-        for batch in batches:
-            for result in batch:
-                if progress is not None:
-                    progress(result.digests.size if result.digests else 0)
-                results.append(result)
+    while len(results) < len(artifacts):
+        pending = artifacts[len(results) :]
+        processes = _pool(1)
+        try:
+            futures = [processes.submit(_scan_batch, [a], options) for a in pending]
+            for position, (artifact, future) in enumerate(zip(pending, futures, strict=True)):
+                try:
+                    batch = future.result()
+                except BrokenProcessPool:
+                    if position == 0:
+                        results.append(_crashed(artifact))
+                    break
+                _report(batch, progress)
+                results.extend(batch)
+        finally:
+            processes.shutdown(wait=True, cancel_futures=True)
     return results

@@ -18,6 +18,8 @@ from scanner.rulebook import RULE_ID, all_rules
 from scanner.suppressions import Suppression, parse_suppressions
 
 _TOP_KEYS = {"version", "fail_on", "overrides", "allowed_globals", "required_checks", "suppressions", "rules"}
+KNOWN_CHECKS = frozenset({"signature"})
+"""Names ``required_checks`` may hold (``signature``: every model directory carries a model signature)."""
 _GLOBAL = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
@@ -114,6 +116,10 @@ def parse_policy(data: Any, source: str) -> Policy:
     required = data.get("required_checks") or []
     if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
         raise _fail(source, "required_checks: must be a list of check names")
+    unknown_checks = sorted(set(required) - KNOWN_CHECKS)
+    if unknown_checks:
+        known_checks = sorted(KNOWN_CHECKS)
+        raise _fail(source, f"required_checks: unknown check(s) {unknown_checks}; known: {known_checks}")
     # --- suppressions and catalogue entries (issue 5) ---
     try:
         suppressions = parse_suppressions(data.get("suppressions"))

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, cast
 
+from scanner.secret_fast import prefilter_source
 from scanner.secret_scan import SecretPattern, redacted_form, secret_patterns
 
 BLOCK = 8 << 20
@@ -55,9 +56,6 @@ class DeepSearchLimit(Exception):
         self.offset = offset
 
 
-_NAMED_GROUP = re.compile(r"\(\?P<\w+>")
-
-
 @dataclass(frozen=True)
 class _Compiled:
     database: object
@@ -70,7 +68,7 @@ def _compiled() -> _Compiled:
     import hyperscan
 
     patterns = tuple(p for p in secret_patterns() if p.deep_regex is not None)
-    sources = [_NAMED_GROUP.sub("(?:", p.deep_regex or "").encode() for p in patterns]
+    sources = [prefilter_source(p.deep_regex or "") for p in patterns]
     database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
     database.compile(expressions=sources, ids=list(range(len(sources))), elements=len(sources), flags=0)
     confirm = tuple(re.compile((p.deep_regex or "").encode()) for p in patterns)

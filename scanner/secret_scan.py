@@ -35,6 +35,8 @@ class SecretPattern:
     """Values matching this are placeholders (documentation examples), not secrets."""
     deep_regex: str | None = None
     """Pattern searched in raw binary bytes by ``scan --deep`` (``None``: not a deep pattern)."""
+    prefilter: str | None = None
+    """Cheap hyperscan superset of ``regex`` for long texts (``None``: derived from ``regex``)."""
 
     def accepts(self, value: str) -> bool:
         """Whether a matched value passes the entropy and placeholder checks."""
@@ -94,6 +96,7 @@ def secret_patterns() -> tuple[SecretPattern, ...]:
                 keywords=tuple(str(k).lower() for k in entry.get("keywords", ())),
                 exclude=_compile(entry, "exclude") if "exclude" in entry else None,
                 deep_regex=str(entry.get("deep_regex", entry["regex"])) if deep else None,
+                prefilter=str(entry["prefilter"]) if "prefilter" in entry else None,
             )
         )
     return tuple(patterns)
@@ -115,19 +118,45 @@ def _candidates(text: str) -> Iterator[SecretMatch]:
                 yield SecretMatch(pattern, start, end, redacted_form(pattern.name, value))
 
 
-def _rank(match: SecretMatch) -> tuple[int, int, int]:
-    # Earliest first; at one position a fixed-format pattern wins over a generic one, then the longest.
+FAST_MIN_CHARS = 4096
+"""Texts at least this long are searched by :mod:`scanner.secret_fast` (hyperscan) instead of ``re``."""
+
+
+def rank(match: SecretMatch) -> tuple[int, int, int]:
+    """Sort key choosing among overlapping matches: earliest first; at one position a fixed-format
+    pattern wins over a generic one, then the longest."""
     generic = 1 if match.pattern.min_entropy else 0
     return (match.start, generic, -(match.end - match.start))
 
 
 def find_secrets(text: str) -> Iterator[SecretMatch]:
-    """Yield the secrets in ``text``, non-overlapping, in order of position."""
+    """Yield the secrets in ``text``, non-overlapping, in order of position (character offsets)."""
+    if len(text) >= FAST_MIN_CHARS:
+        yield from _find_fast(text)
+        return
     last_end = -1
-    for match in sorted(_candidates(text), key=_rank):
+    for match in sorted(_candidates(text), key=rank):
         if match.start >= last_end:
             last_end = match.end
             yield match
+
+
+def _find_fast(text: str) -> Iterator[SecretMatch]:
+    from scanner.secret_fast import find_secrets_bytes
+
+    data = text.encode("utf-8", "surrogatepass")
+    byte_pos = char_pos = 0
+    for match in find_secrets_bytes(data):
+        # Widen to character boundaries (a byte-level match may cut a multi-byte character).
+        lo, hi = max(match.start, byte_pos), match.end
+        while lo > byte_pos and 0x80 <= data[lo] < 0xC0:
+            lo -= 1
+        while hi < len(data) and 0x80 <= data[hi] < 0xC0:
+            hi += 1
+        start = char_pos + len(data[byte_pos:lo].decode("utf-8", "surrogatepass"))
+        end = start + len(data[lo:hi].decode("utf-8", "surrogatepass"))
+        byte_pos, char_pos = hi, end
+        yield SecretMatch(match.pattern, start, end, match.redacted)
 
 
 def redact(text: str) -> str:

@@ -165,3 +165,35 @@ def test_corrupt_7z_is_a_finding(run_cli, tmp_path: Path) -> None:  # type: igno
     assert art["errors"] == []
     found: list[dict[str, Any]] = by_rule(art, "AS-ARC-011") + by_rule(art, "AS-GEN-005")
     assert found and all(f["severity"] == "medium" for f in found)
+
+
+CONTAINER_ANALYZERS = {
+    "zip", "pytorch-zip", "torchscript", "npz", "tensor-storage", "tar", "pytorch-tar", "7z",
+    "gzip", "bzip2", "xz", "lzma", "zlib", "engine",
+}  # fmt: skip
+
+
+def test_mutated_containers_give_findings_not_errors(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Seeded corruption of every small container fixture: never an analyzer error or traceback."""
+    import random
+
+    rng = random.Random(20261130)
+    sources = [p for p in sorted(ARC.iterdir()) if p.stat().st_size < 200_000]
+    assert len(sources) > 25
+    for source in sources:
+        original = source.read_bytes()
+        for _ in range(3):
+            data = bytearray(original)
+            for _ in range(rng.randint(1, 6)):
+                pos = rng.randrange(len(data))
+                if rng.random() < 0.7:
+                    data[pos] = rng.randrange(256)
+                else:
+                    del data[pos:]
+                data = data or bytearray(b"x")
+            path = tmp_path / source.name
+            path.write_bytes(bytes(data))
+            r = run_cli("scan", str(path), "--json", "-")
+            (art,) = r.json()["artifacts"]
+            mine = [e for e in art["errors"] if e["analyzer"] in CONTAINER_ANALYZERS]
+            assert mine == [], (source.name, mine)

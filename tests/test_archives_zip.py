@@ -67,6 +67,9 @@ def test_torchscript_benign_lists_code(run_cli) -> None:  # type: ignore[no-unty
     assert [f for f in above_low(art) if f["rule_id"].startswith(("AS-TS", "AS-ARC"))] == []
     code = art["properties"]["torchscript_code"]
     assert "torchscript/code/__torch__/torch/nn/modules/container.py" in code
+    classes = art["properties"]["torchscript_classes"]
+    assert "__torch__.torch.nn.modules.container.Sequential" in classes
+    assert "__torch__.torch.nn.modules.linear.Linear" in classes
 
 
 def test_torchscript_os_system_is_critical(run_cli) -> None:  # type: ignore[no-untyped-def]
@@ -278,7 +281,13 @@ def test_tensor_storages_not_misread_by_weak_detectors(run_cli, tmp_path: Path) 
     # Raw float bytes that happen to look like a safetensors header length + '{', and a storage that
     # is really a gzip stream (content detection still decides for those).
     looks_like_header = (16).to_bytes(8, "little") + b"{" + bytes(range(1, 200)) * 40
-    entries += [("ck/data/90", looks_like_header), ("ck/data/91", __import__("gzip").compress(b"x" * 100))]
+    # Floats whose first bytes read as PROTO 5 followed by a byte that is no pickle opcode.
+    looks_like_proto = b"\x80\x05\xab\x3b" + bytes(range(7, 250)) * 40
+    entries += [
+        ("ck/data/90", looks_like_header),
+        ("ck/data/91", __import__("gzip").compress(b"x" * 100)),
+        ("ck/data/92", looks_like_proto),
+    ]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
         for name, data in entries:
@@ -290,6 +299,7 @@ def test_tensor_storages_not_misread_by_weak_detectors(run_cli, tmp_path: Path) 
     assert code == 0, art["findings"]
     assert "tensor-storage:ck/data/90" in art["coverage"]["analyzed"]
     assert "gzip:ck/data/91" in art["coverage"]["analyzed"]
+    assert "tensor-storage:ck/data/92" in art["coverage"]["analyzed"]
 
 
 def test_torch_zip_label_when_data_pkl_is_not_first(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -303,3 +313,145 @@ def test_torch_zip_label_when_data_pkl_is_not_first(run_cli, tmp_path: Path) -> 
     path.write_bytes(buf.getvalue())
     _, art = scan(run_cli, path)
     assert art["format"] == "pytorch-zip"
+
+
+def _zip64_sparse(path: Path, pad: int, payload: bytes) -> int:
+    """A stored ZIP64 archive: a ``pad``-byte sparse member, then ``payload`` past the 4 GiB mark."""
+    import struct
+    import zlib
+
+    def extra(*values: int) -> bytes:
+        body = b"".join(struct.pack("<Q", v) for v in values)
+        return struct.pack("<HH", 1, len(body)) + body
+
+    big = 0xFFFFFFFF
+    with open(path, "wb") as f:
+        f.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 45, 0, 0, 0, 0, 0, big, big, 7, 20) + b"pad.bin")
+        f.write(extra(pad, pad))
+        f.seek(pad, 1)  # sparse: nothing written
+        second = f.tell()
+        crc = zlib.crc32(payload)
+        f.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, crc, len(payload), len(payload), 8, 0))
+        f.write(b"data.pkl" + payload)
+        cd_start = f.tell()
+        for name, size, offset, c in ((b"pad.bin", pad, 0, 0), (b"data.pkl", len(payload), second, crc)):
+            ext = extra(size, size, offset) if name == b"pad.bin" else extra(offset)
+            fields = (big, big, big) if name == b"pad.bin" else (size, size, big)
+            f.write(
+                struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 45, 45, 0, 0, 0, 0, c, fields[0], fields[1],
+                            len(name), len(ext), 0, 0, 0, 0, fields[2])
+                + name + ext
+            )  # fmt: skip
+        cd_end = f.tell()
+        f.write(struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, 2, 2, cd_end - cd_start, cd_start))
+        f.write(struct.pack("<4sLQL", b"PK\x06\x07", 0, cd_end, 1))
+        f.write(struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, big, big, 0))
+        return f.tell()
+
+
+def test_zip64_offsets_beyond_4_gib(tmp_path: Path) -> None:
+    from scanner.formats.zipread import read_local_header
+
+    path = tmp_path / "huge.pt"
+    pad = 5 << 30
+    size = _zip64_sparse(path, pad, b"\x80\x02}q\x00.")
+    with open(path, "rb") as f:
+        directory = read_directory(f, size, 100, 1 << 20)
+        assert directory.zip64 and directory.problems == []
+        pad_entry, data = directory.entries
+        assert (pad_entry.name, pad_entry.size) == ("pad.bin", pad)
+        assert data.header_offset > 1 << 32
+        local = read_local_header(f, data)
+        assert local.name == "data.pkl"
+        with window(f, local.data_offset, data.compressed_size) as w:
+            assert w.read() == b"\x80\x02}q\x00."
+
+
+def test_zip64_member_over_the_size_limit_is_a_finding(tmp_path: Path) -> None:
+    from scanner.engine import ScanOptions, scan_paths
+    from scanner.formats.interface import Limits
+
+    path = tmp_path / "big.zip"
+    _zip64_sparse(path, 40 << 20, b"\x80\x02}q\x00.")
+    options = ScanOptions(limits=Limits(max_member_bytes=32 << 20))
+    (result,) = scan_paths([str(path)], options).results
+    (limit,) = [f for f in result.findings if f.rule_id == "AS-GEN-004"]
+    assert limit.location.member == "pad.bin"
+    assert f"{40 << 20} bytes exceed the member limit" in limit.detail
+    assert result.errors == ()
+
+
+def test_torchscript_from_file_is_critical(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """torch.from_file compiles in TorchScript and maps any file of the serving machine into a tensor."""
+    code, art = scan(run_cli, ARC / "torchscript_from_file.pt")
+    assert code == 1 and art["format"] == "torchscript"
+    (hit,) = by_rule(art, "AS-TS-001")
+    assert hit["severity"] == "critical"
+    assert hit["location"]["member"] == "torchscript_from_file/code/__torch__.py"
+    assert "torch.from_file('/etc/hostname', False, 8, dtype=0)" in hit["detail"]
+
+
+def test_torchscript_judge_on_hand_written_code() -> None:
+    import ast as pyast
+
+    from scanner.formats.torchscript import _judge_tree, _parse
+
+    benign = (
+        "class M(Module):\n"
+        "  __parameters__ = []\n"
+        "  def forward(self: __torch__.<run_path>.M, x: Tensor) -> Tensor:\n"
+        "    _0 = getattr(self, \"0\")\n"
+        "    y = ops.prim.NumToTensor(torch.size(x, 0))\n"
+        "    return torch.add(_0.forward(x), math.sqrt(2.0))\n"
+    )
+    assert list(_judge_tree(_parse(benign, "m.py"))) == []
+    hostile = (
+        "import subprocess\n"
+        "def f(x: Tensor) -> Tensor:\n"
+        "    g = x.__class__.__init__.__globals__\n"
+        "    h = getattr(x, \"__" + "class__\")\n"
+        "    requests.get(\"https://evil.example\")\n"
+        "    mylib.helper(x)\n"
+        "    return eval(\"x\")\n"
+    )
+    found = {(kind, text.split(" (")[0]) for kind, text, _ in _judge_tree(pyast.parse(hostile))}
+    assert ("critical", "import subprocess") in found
+    assert ("critical", "attribute __globals__") in found
+    assert ("critical", "dynamic attribute access getattr(x, '__class__')") in found
+    assert ("critical", "call requests.get('https://evil.example')") in found
+    assert ("high", "call mylib.helper(x)") in found
+    assert ("critical", "call eval('x')") in found
+
+
+def test_failure_inside_one_member_spares_the_others(run_cli, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A detector raising on one member is that member's error; the rest of the archive is analyzed."""
+    from scanner.formats import registry
+    from scanner.formats.interface import Analyzer, Probe
+
+    class Exploding(Analyzer):
+        name = "exploding-detector"
+        format = "x"
+
+        def detect(self, probe: Probe) -> bool:
+            if probe.name == "b.txt":
+                raise UnicodeDecodeError("utf-8", b"\xe9", 0, 1, "invalid continuation byte")
+            return False
+
+        def analyze(self, ctx):  # type: ignore[no-untyped-def]
+            return iter(())
+
+    original = registry.all_analyzers()
+    monkeypatch.setattr(registry, "all_analyzers", lambda: (Exploding(), *original))
+    note = f"token {FAKE_HF}\n".encode()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name in ("a.txt", "b.txt", "c.txt"):
+            zf.writestr(name, note)
+    path = tmp_path / "three.zip"
+    path.write_bytes(buf.getvalue())
+    code, art = scan(run_cli, path)
+    assert code == 1
+    assert sorted(f["location"]["member"] for f in by_rule(art, "AS-SEC-001")) == ["a.txt", "c.txt"]
+    (error,) = art["errors"]
+    assert error["analyzer"] == "zip" and error["member"] == "b.txt"
+    assert "UnicodeDecodeError" in error["message"]

@@ -89,3 +89,18 @@ def test_model_signing_vectors_match_and_tampering_is_found(run_cli, tmp_path: P
     assert [f["detail"] for f in found if f["rule_id"] == "AS-ATT-002"] == [
         "model.sig does not match the files (changed: signme-2)"
     ]
+
+
+def test_signature_findings_obey_suppressions(run_cli, tmp_path: Path, signed_model: Path) -> None:  # type: ignore[no-untyped-def]
+    (signed_model / "config.json").write_text("{}")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nsuppressions:\n  - rule: AS-ATT-002\n    reason: config regenerated on purpose\n"
+        "    owner: ml-platform\n    expires: '2099-01-01'\n"
+    )
+    code, found = _findings(run_cli, str(signed_model), "--policy", str(policy))
+    assert code == 0
+    (att,) = [f for f in found if f["rule_id"] == "AS-ATT-002"]
+    assert att["suppressed_by"]
+    bom = run_cli("bom", str(signed_model), "--policy", str(policy), "--reproducible")
+    assert '"name": "artifact-scanner:verdict",\n        "value": "pass"' in bom.out

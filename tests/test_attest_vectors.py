@@ -160,6 +160,31 @@ def test_sigstore_python_wheel_bundle(run_cli) -> None:  # type: ignore[no-untyp
     )
     assert ok.code == 0, ok.err
     assert "message-signature" in ok.out
+    wrong = run_cli(
+        "verify",
+        str(wheel),
+        "--bundle",
+        f"{wheel}.sigstore",
+        "--identity",
+        "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v9.9.9",
+        "--issuer",
+        GITHUB,
+    )
+    assert wrong.code == 1
+    assert "Sigstore verification failed" in wrong.err
+    # Another file under the same bundle: its digest is not the signed one.
+    other = run_cli(
+        "verify",
+        str(CONF / "a.txt"),
+        "--bundle",
+        f"{wheel}.sigstore",
+        "--identity",
+        "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2",
+        "--issuer",
+        GITHUB,
+    )
+    assert other.code == 1
+    assert "changed: a.txt" in other.err
 
 
 def test_managed_key_bundle(run_cli) -> None:  # type: ignore[no-untyped-def]

@@ -60,13 +60,13 @@ def test_vendor_model_bom(run_cli) -> None:  # type: ignore[no-untyped-def]
     assert card["modelParameters"]["architectureFamily"] == "tiny"
     assert card["quantitativeAnalysis"]["performanceMetrics"] == [{"type": "accuracy"}]
     libraries = {c["purl"] for c in bom["components"] if c["type"] == "library"}
-    # the format's loader, and numpy from the header's "format": "np" metadata
-    assert libraries == {"pkg:pypi/safetensors", "pkg:pypi/numpy"}
+    # the format's loader, numpy from the header's "format": "np" metadata, transformers from config.json
+    assert libraries == {"pkg:pypi/safetensors", "pkg:pypi/numpy", "pkg:pypi/transformers"}
     meta = _props(bom["metadata"])
     assert meta["artifact-scanner:verdict"] == "pass"
     assert meta["artifact-scanner:findings:medium"] == "0"
     deps = {d["ref"]: d.get("dependsOn", []) for d in bom["dependencies"]}
-    assert deps[model["bom-ref"]] == ["pkg:pypi/numpy", "pkg:pypi/safetensors"]
+    assert deps[model["bom-ref"]] == ["pkg:pypi/numpy", "pkg:pypi/safetensors", "pkg:pypi/transformers"]
 
 
 def test_reproducible_bom_is_byte_identical_and_serial_follows_content(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -124,16 +124,24 @@ def test_model_card_sections_and_metric_values(run_cli, tmp_path: Path) -> None:
         "pkg:pypi/torch@2.13.0",
         "pkg:pypi/numpy",
         "pkg:pypi/safetensors",
+        "pkg:pypi/transformers",
     }
 
 
 @pytest.mark.skipif(not PYPA.is_dir(), reason="../shared/vuln-db is not beside the checkout")
-def test_vulnerable_dependency_points_at_its_library(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_vulnerable_dependency_points_at_its_library(
+    run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # the index built from PYPA goes here
     model = tmp_path / "model"
     shutil.copytree(FIXTURES / "deps" / "model", model)
     shutil.copy(VENDOR_MODEL / "model.safetensors", model / "model.safetensors")
+    shutil.copy(FIXTURES / "deps" / "scored" / "requirements.txt", model / "requirements-scored.txt")
     bom = _bom(run_cli, str(model), "--vuln-db", str(PYPA))
     vulns = {v["id"]: v for v in bom["vulnerabilities"]}
+    scored = vulns["PYSEC-2023-221"]["ratings"][0]
+    assert scored["score"] == 7.5 and scored["severity"] == "high"
+    assert scored["method"] in ("CVSSv3", "CVSSv31") and scored["vector"]
     torch = vulns["CVE-2025-32434"]
     assert torch["affects"] == [
         {
@@ -203,3 +211,29 @@ def test_every_format_fixture_gives_a_valid_bom(run_cli) -> None:  # type: ignor
     ]
     loose = {c["name"] for c in bom["components"] if c["type"] == "file"}
     assert "templates/evil/chat_template.jinja" in loose
+
+
+def test_front_matter_limitations_and_intended_use(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model = copy_model(tmp_path)
+    (model / "README.md").write_text(
+        "---\nlicense: apache-2.0\nlimitations: English only\nintended_use: [spam filtering]\n---\n# Card\n"
+    )
+    (component,) = _models(_bom(run_cli, str(model)))
+    assert component["modelCard"]["considerations"] == {
+        "useCases": ["spam filtering"],
+        "technicalLimitations": ["English only"],
+    }
+    assert _props(component)["artifact-scanner:modelcard:missing"] == "datasets,metrics"
+
+
+def test_task_recorded_by_the_config_analyzer(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model = tmp_path / "bert"
+    model.mkdir()
+    shutil.copy(FIXTURES / "deps" / "model" / "config.json", model / "config.json")  # BertModel
+    shutil.copy(VENDOR_MODEL / "model.safetensors", model / "model.safetensors")
+    (component,) = _models(_bom(run_cli, str(model)))
+    assert component["modelCard"]["modelParameters"]["task"] == "feature-extraction"
+    assert _props(component)["artifact-scanner:task"] == "feature-extraction"
+    assert "pkg:pypi/transformers@4.30.0" in {
+        c["purl"] for c in _bom(run_cli, str(model))["components"] if c["type"] == "library"
+    }

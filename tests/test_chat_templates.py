@@ -151,3 +151,16 @@ def test_ordinary_constructs_do_not_fire(source: str) -> None:
 def test_deep_nesting_is_a_limit_not_a_crash() -> None:
     issues = check_template("{{" + "(" * 5000 + "1" + ")" * 5000 + "}}")
     assert [i.rule_id for i in issues] == ["AS-GEN-004"]
+
+
+def test_template_in_the_middle_of_a_large_json(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    evil = (ATTACKS / "reverse.jinja").read_text()
+    doc = {"a_padding": "p" * 200_000, "chat_template": evil, "z_padding": "q" * 200_000}
+    path = tmp_path / "tokenizer_config.json"
+    path.write_text(json.dumps(doc))
+    code, result = scan(run_cli, path)
+    (f,) = with_rule(only_artifact(result), "AS-TPL-001")
+    assert code == 1 and f["evidence"] == "__class__"
+    assert f["detail"].startswith("chat_template 'default' line 1: attr() reaches")

@@ -128,3 +128,37 @@ def test_gguf_v1_counts_are_32_bit(tmp_path: Path) -> None:
     header = read_ours(path)
     assert header.version == 1
     assert header.get("general.name") == "v1-model"
+
+
+def test_named_templates_and_jinja_in_other_keys(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, doc = scan(run_cli, GGUF / "evil_named_template.gguf")
+    art = only_artifact(doc)
+    assert code == 1
+    by_key: dict[str, set[str]] = {}
+    for f in with_rule(art, "AS-TPL-001"):
+        key = f["detail"].split("'")[1]
+        by_key.setdefault(key, set()).add(f["evidence"])
+    # The tool_use template folds '_'*2 ~ 'class' ~ '_'*2; the default (Llama 3) template passes.
+    assert by_key["tokenizer.chat_template.tool_use"] == {"__class__"}
+    assert {"__globals__", "__builtins__", "__import__", "system"} <= by_key["general.description"]
+    assert "tokenizer.chat_template" not in by_key
+
+
+@pytest.mark.parametrize(
+    "name", ["huge_kv_count.gguf", "array_count_2_63.gguf", "string_len_huge.gguf", "nested_arrays.gguf"]
+)
+def test_hostile_claims_allocate_nothing_large(name: str) -> None:
+    import tracemalloc
+
+    from scanner.formats.gguf_reader import GgufError
+
+    path = GGUF / name
+    tracemalloc.start()
+    try:
+        with pytest.raises(GgufError):
+            read_ours(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # The read window is 1 MiB at most; the claims (2**40 keys, 2**63 elements, 2**62 bytes) are refused.
+    assert peak < 2 << 20

@@ -146,3 +146,14 @@ def test_call_resolution_through_aliases_and_indirection() -> None:
         (11, "numpy.load"),
         (12, "builtins.eval"),
     ]
+
+
+def test_secret_shaped_module_name_is_redacted_everywhere(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from fixtures.fake_secrets import HUGGINGFACE
+
+    (tmp_path / "config.json").write_text(json.dumps({"auto_map": {"AutoModel": f"{HUGGINGFACE}.X"}}))
+    r = run_cli("scan", str(tmp_path), "--json", "-")
+    assert HUGGINGFACE not in r.out and HUGGINGFACE not in r.err
+    (art,) = r.json()["artifacts"]
+    assert {f["rule_id"] for f in art["findings"]} >= {"AS-HF-001", "AS-HF-005", "AS-SEC-001"}
+    assert art["properties"]["remote_code_files"] == ["[REDACTED huggingface-token: hf_z… (37 chars)].py"]

@@ -125,3 +125,43 @@ def test_deeply_nested_config_is_a_limit_finding(run_cli) -> None:  # type: igno
     assert art["errors"] == []
     details = [f["detail"] for f in with_rule(art, "AS-GEN-004")]
     assert "config.json: JSON nested too deeply" in details
+
+
+def test_registered_names_of_keras_packages_are_not_custom() -> None:
+    from scanner.formats.keras_config import judge_config
+
+    config = {
+        "class_name": "Functional",
+        "config": {
+            "layers": [
+                {"class_name": "GemmaBackbone", "registered_name": "keras_hub>GemmaBackbone", "config": {}},
+                {"class_name": "Scale", "registered_name": "acme>Scale", "config": {}},
+            ]
+        },
+    }
+    findings = list(judge_config(config, "keras", "config.json"))
+    assert [(f.rule_id, f.evidence) for f in findings] == [("AS-KER-002", "acme>Scale")]
+
+
+def test_keras_listing_outside_the_probe_is_still_judged(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Padding members push config.json out of the first and last 64 KiB; Keras still loads it."""
+    import zipfile
+
+    source = KERAS / "lambda_nested.keras"
+    path = tmp_path / "padded.keras"
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zout:
+        for i in range(3000):
+            zout.writestr(f"assets/pad/{i:05d}_{'x' * 20}.txt", b"")
+        for info in zin.infolist():
+            zout.writestr(info.filename, zin.read(info))
+        for i in range(3000):
+            zout.writestr(f"assets/tail/{i:05d}_{'y' * 20}.txt", b"")
+    head = path.read_bytes()[: 64 * 1024]
+    tail = path.read_bytes()[-(64 * 1024 + 22) :]
+    assert b"config.json" not in head + tail
+    code, doc = scan(run_cli, path)
+    art = only_artifact(doc)
+    (f,) = with_rule(art, "AS-KER-001")
+    assert code == 1 and f["severity"] == "critical"
+    assert f["location"]["member"] == "config.json"
+    assert "(Lambda 'payload')" in f["detail"]

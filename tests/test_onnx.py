@@ -126,7 +126,11 @@ def test_python_ops_are_critical_and_domains_low(run_cli) -> None:  # type: igno
     (py,) = with_rule(art, "AS-ONX-004")
     assert py["severity"] == "critical"
     assert py["evidence"] == "com.microsoft::PythonOp"
-    assert "node graph/PythonOp(py)" in py["detail"]
+    assert py["detail"] == (
+        "node graph/PythonOp(py) is operator com.microsoft::PythonOp, which runs Python code "
+        "(func_name='evil.Function', input_convention='d')"
+    )
+    assert py["extra"]["attributes"] == {"func_name": "evil.Function", "input_convention": "d"}
     domains = {f["evidence"]: f for f in with_rule(art, "AS-ONX-003")}
     assert set(domains) == {"com.microsoft", "com.example.ops"}
     assert all(f["severity"] == "low" for f in domains.values())
@@ -313,3 +317,119 @@ def test_missing_external_file_is_noted(run_cli, tmp_path: Path) -> None:  # typ
     (f,) = with_rule(only_artifact(doc), "AS-ONX-006")
     assert code == 0
     assert f["detail"] == "1 tensor(s) read from external file 'gone.bin' (not found beside the model)"
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["benign_torch.onnx", "benign_if.onnx", "python_op.onnx", "secrets.onnx", "external_paths.onnx"],
+)
+def test_walk_agrees_with_the_onnx_package(name: str) -> None:
+    path = ONNX / name
+    model = onnx.load_model(str(path), load_external_data=False)
+    with open(path, "rb") as stream:
+        walk = _Walk(WireSource(stream, path.stat().st_size), None)
+        walk.model()
+    top = len(model.graph.initializer) + len(model.graph.sparse_initializer)
+    assert walk.stats.tensors == top
+    assert walk.stats.opsets == {o.domain: o.version for o in model.opset_import}
+
+    def count_nodes(graph: onnx.GraphProto) -> int:
+        total = 0
+        for node in graph.node:
+            total += 1
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.GRAPH:
+                    total += count_nodes(attr.g)
+        return total
+
+    assert walk.stats.nodes == count_nodes(model.graph)
+    assert walk.producer == (model.producer_name, model.producer_version)
+
+
+def test_local_function_domain_is_not_foreign_but_its_body_is_walked(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    body = [
+        helper.make_node("Relu", ["a"], ["b"]),
+        helper.make_node("PythonOp", ["b"], ["c"], domain="com.microsoft"),
+    ]
+    fn = helper.make_function("acme.fn", "Block", ["a"], ["c"], body, [helper.make_opsetid("", 17)])
+    graph = helper.make_graph(
+        [helper.make_node("Block", ["x"], ["y"], domain="acme.fn")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    model = helper.make_model(
+        graph,
+        functions=[fn],
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("acme.fn", 1)],
+    )
+    path = tmp_path / "fn.onnx"
+    path.write_bytes(model.SerializeToString())
+    code, doc = scan(run_cli, path)
+    art = only_artifact(doc)
+    assert code == 1
+    (py,) = with_rule(art, "AS-ONX-004")
+    assert "function acme.fn.Block/PythonOp" in py["detail"]
+    # acme.fn::Block is defined in the model itself: only com.microsoft is a foreign domain.
+    assert {f["evidence"] for f in with_rule(art, "AS-ONX-003")} == {"com.microsoft"}
+
+
+def test_secret_in_a_string_attribute(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    token = "ghp_" + "AttrSecretForTests0123456789abcdefgh"
+    node = helper.make_node("Identity", ["x"], ["y"], name="id", note=f"pushed with {token}")
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    path = tmp_path / "attr.onnx"
+    path.write_bytes(helper.make_model(graph).SerializeToString())
+    code, doc = scan(run_cli, path)
+    (f,) = with_rule(only_artifact(doc), "AS-SEC-001")
+    assert code == 1
+    assert f["detail"] == "github-token in graph/Identity(id) attribute 'note'"
+    assert token not in str(doc)
+
+
+def _python_op_model() -> onnx.ModelProto:
+    graph = helper.make_graph(
+        [helper.make_node("PythonOp", ["x"], ["y"], domain="com.microsoft", name="py")],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    )
+
+
+@pytest.mark.parametrize("first", ["doc_string", "metadata_props", "functions"])
+def test_large_first_field_does_not_hide_the_model(run_cli, tmp_path: Path, first: str) -> None:  # type: ignore[no-untyped-def]
+    """Protobuf fields may come in any order: a 100 KB field before ir_version must not evade detection."""
+    filler = onnx.ModelProto()
+    if first == "doc_string":
+        filler.doc_string = "model card. " * 10_000
+    elif first == "metadata_props":
+        filler.metadata_props.add(key="notes", value="x" * 100_000)
+    else:
+        body = [helper.make_node("Relu", ["a"], ["b"], doc_string="y" * 100_000)]
+        filler.functions.append(helper.make_function("acme", "F", ["a"], ["b"], body, []))
+    data = filler.SerializeToString() + _python_op_model().SerializeToString()
+    # onnx (like the runtimes) parses the reordered bytes as one model.
+    parsed = onnx.load_model_from_string(data)
+    assert parsed.ir_version and parsed.graph.node[0].op_type == "PythonOp"
+    path = tmp_path / "reordered.bin"
+    path.write_bytes(data)
+    code, doc = scan(run_cli, path)
+    art = only_artifact(doc)
+    assert art["format"] == "onnx"
+    (f,) = with_rule(art, "AS-ONX-004")
+    assert code == 1 and f["evidence"] == "com.microsoft::PythonOp"
+
+
+def test_large_text_file_is_not_taken_for_onnx(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "notes.txt"
+    path.write_text("2" + "é" * 60_000 + "\\n")
+    _, doc = scan(run_cli, path)
+    assert only_artifact(doc)["format"] != "onnx"

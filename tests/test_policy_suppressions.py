@@ -116,6 +116,7 @@ def test_unused_suppression_is_info_and_can_be_overridden(run_cli, tmp_path: Pat
         ("suppressions:\n  - {rule: AS-SEC-001, reason: ok, owner: me, sha256: abc}\n", "64 hex digits"),
         ("suppressions:\n  - {rule: AS-SEC-001, reason: '  ', owner: me}\n", "reason: must be a non-empty string"),
         ("suppressions: {rule: AS-SEC-001}\n", "suppressions: must be a list"),
+        ("required_checks: [signatur]\n", "required_checks: unknown check(s) ['signatur']; known: ['signature']"),
         ("rules:\n  - {id: AS-POL-001, severity: low, title: t, rationale: r, fix: f}\n", "differs from the shipped definition"),
     ],
 )

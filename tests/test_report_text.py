@@ -37,7 +37,12 @@ def test_summary_and_grouping(run_cli, tmp_path: Path) -> None:  # type: ignore[
     assert "verdict: FAIL (fail on medium)" in out.splitlines()[-1]
 
 
-def test_colour_only_when_asked() -> None:
-    report = scan_paths([str(FIXTURES / "foundation" / "leaky.safetensors")], ScanOptions(jobs=1))
-    assert "\x1b[" in TextRenderer(color=True).render(report)
-    assert "\x1b[" not in TextRenderer(color=False).render(report)
+def test_colour_only_when_asked_and_names_stay_literal(tmp_path: Path) -> None:
+    name = tmp_path / ":thumbs_up: [bold]x[red].safetensors"
+    shutil.copy(FIXTURES / "foundation" / "leaky.safetensors", name)
+    report = scan_paths([str(name)], ScanOptions(jobs=1))
+    coloured = TextRenderer(color=True).render(report)
+    plain = TextRenderer(color=False).render(report)
+    assert "\x1b[" in coloured and "\x1b[" not in plain
+    for out in (coloured, plain):
+        assert ":thumbs_up: [bold]x[red].safetensors" in out  # no emoji, no markup from a file name

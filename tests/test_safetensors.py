@@ -50,7 +50,7 @@ def test_benign_numpy_file_passes(run_cli) -> None:  # type: ignore[no-untyped-d
     art = _scan(run_cli, "benign_numpy.safetensors")
     assert art["findings"] == []
     assert art["properties"]["framework"] == "numpy"
-    assert art["properties"]["metadata_keys"] == ["format", "source"]
+    assert art["properties"]["metadata_keys"] == ["format"]
 
 
 @pytest.mark.parametrize(

@@ -106,3 +106,27 @@ def test_secret_across_text_block_boundary_is_reported_once(run_cli, tmp_path) -
         ("github-token", lines + 1),
         ("github-token", 2 * lines + 2),
     ]
+
+
+def test_hyperscan_path_finds_exactly_what_re_finds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import random
+
+    from scanner import secret_scan
+
+    rnd = random.Random(5)
+    parts = []
+    for i in range(3000):
+        r = rnd.random()
+        if r < 0.05:
+            parts.append(rnd.choice(list(TOKENS.values()))[0])
+        elif r < 0.1:
+            parts.append(rnd.choice(NEAR_MISSES))
+        else:
+            parts.append(f"lr = {rnd.random():f} ; name = 'ünïcödé model-{i}' token_count: {i}")
+    text = "\n".join(parts)
+    assert len(text) >= secret_scan.FAST_MIN_CHARS
+    fast = [(m.start, m.end, m.pattern.name, m.redacted) for m in find_secrets(text)]
+    monkeypatch.setattr(secret_scan, "FAST_MIN_CHARS", 10**12)
+    slow = [(m.start, m.end, m.pattern.name, m.redacted) for m in find_secrets(text)]
+    assert len(slow) > 100
+    assert fast == slow

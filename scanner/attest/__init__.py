@@ -8,5 +8,9 @@
 - :mod:`scanner.attest.signers`: signing with a local key, a private PKI or Sigstore keyless;
 - :mod:`scanner.attest.verify`: checking a bundle against files on disk.
 
-Nothing here loads or runs an artifact; every digest comes from :mod:`scanner.hashing`.
+Nothing here loads or runs an artifact; every digest comes from :mod:`scanner.hashing`. Modules that
+need ``cryptography`` or sigstore import them themselves, so commands stay fast to start.
 """
+
+PASSWORD_ENV = "ARTIFACT_SCANNER_KEY_PASSWORD"  # noqa: S105 - the variable's name, not a password
+"""Environment variable holding a private key's passphrase."""

@@ -16,9 +16,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from scanner.attest import PASSWORD_ENV
 from scanner.attest.errors import AttestError
 
-PASSWORD_ENV = "ARTIFACT_SCANNER_KEY_PASSWORD"  # noqa: S105 - the variable's name, not a password
 _CURVES: dict[str, type[hashes.SHA256 | hashes.SHA384 | hashes.SHA512]] = {
     "secp256r1": hashes.SHA256,
     "secp384r1": hashes.SHA384,

@@ -164,7 +164,10 @@ def _verify_sigstore(bundle: ParsedBundle, trust: Trust, path: Path) -> tuple[st
             return payload_type, payload
         if not path.is_file():
             raise VerificationError("a message-signature bundle signs one file; PATH is not a file")
-        hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=bytes.fromhex(_sha256(path)))
+        digest = bytes.fromhex(_sha256(path))
+        if bundle.message_digest is not None and bundle.message_digest[1] != digest:
+            raise VerificationError(f"changed: {path.name} (its SHA-256 differs from the signed digest)")
+        hashed = Hashed(algorithm=HashAlgorithm.SHA2_256, digest=digest)
         verifier.verify_artifact(hashed, sig_bundle, identity)
         return None
     except SigstoreError as exc:

@@ -16,6 +16,7 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -39,6 +40,10 @@ _FRAMEWORK_PACKAGES = {
     "safetensors": "safetensors",
     "gguf": "gguf",
     "numpy": "numpy",
+    "npy": "numpy",
+    "npz": "numpy",
+    "joblib": "joblib",
+    "transformers": "transformers",
 }
 """Framework (or format) recorded by a file -> the PyPI package that loads it."""
 
@@ -173,8 +178,18 @@ class _Libraries:
         return ref
 
 
-def _file_libraries(files: Iterable[ScanResult], libraries: _Libraries) -> list[str]:
+def _file_libraries(
+    files: Iterable[ScanResult], libraries: _Libraries, known: Mapping[str, str] | None = None
+) -> list[str]:
+    """Library bom-refs the files need: requirements, recorded versions (and ``known`` ones, e.g. a
+    config's ``transformers_version``), then unversioned loaders of formats and frameworks not
+    already named with a version."""
     refs: list[str] = []
+    named: set[str] = set()
+    loaders: list[tuple[str, str]] = []
+    for name, version in sorted((known or {}).items()):
+        refs.append(libraries.add(name, version, "recorded:config.json"))
+        named.add(name)
     for r in files:
         props = r.properties
         for row in props.get("dependencies") or ():
@@ -182,21 +197,35 @@ def _file_libraries(files: Iterable[ScanResult], libraries: _Libraries) -> list[
                 refs.append(
                     libraries.add(row["name"], row.get("version"), f"requirement:{r.artifact.relpath}")
                 )
+                named.add(row["name"].lower())
         recorded = props.get("libraries")
         if isinstance(recorded, dict):
             for name, version in sorted(recorded.items()):
-                refs.append(
-                    libraries.add(
-                        str(name), str(version) if version else None, f"recorded:{r.artifact.relpath}"
-                    )
-                )
+                source = f"recorded:{r.artifact.relpath}"
+                refs.append(libraries.add(str(name), str(version) if version else None, source))
+                named.add(str(name).lower())
         # The format's own loader (safetensors, onnx ...) and the framework the file records (a
         # safetensors file saved from numpy or torch) are both libraries the model needs.
         for label in (r.format, props.get("framework")):
             package = _FRAMEWORK_PACKAGES.get(label) if isinstance(label, str) else None
-            if package and not (isinstance(recorded, dict) and package in recorded):
-                refs.append(libraries.add(package, None, f"framework:{r.artifact.relpath}"))
+            if package:
+                loaders.append((package, r.artifact.relpath))
+    for package, where in loaders:
+        if package not in named:
+            refs.append(libraries.add(package, None, f"framework:{where}"))
     return list(dict.fromkeys(refs))
+
+
+def _cvss_method(vector: str) -> Any:
+    from cyclonedx.model.vulnerability import VulnerabilityScoreSource
+
+    if vector.startswith("CVSS:4"):
+        return VulnerabilityScoreSource.CVSS_V4
+    if vector.startswith("CVSS:3.1"):
+        return VulnerabilityScoreSource.CVSS_V3_1
+    if vector.startswith("CVSS:3"):
+        return VulnerabilityScoreSource.CVSS_V3
+    return VulnerabilityScoreSource.CVSS_V2 if vector.startswith("AV:") else VulnerabilityScoreSource.OTHER
 
 
 def _vulnerabilities(findings: Iterable[Finding], libraries: _Libraries) -> list[Any]:
@@ -231,6 +260,10 @@ def _vulnerabilities(findings: Iterable[Finding], libraries: _Libraries) -> list
             BomTargetVersionRange(version=v, status=ImpactAnalysisAffectedStatus.UNAFFECTED) for v in fixed
         ]
         rating: dict[str, Any] = {"severity": VulnerabilitySeverity(f.severity.label)}
+        vector = extra.get("cvss_vector")
+        if isinstance(vector, str) and vector:
+            rating["method"] = _cvss_method(vector)
+            rating["vector"] = vector
         try:
             if extra.get("cvss_score") is not None:
                 rating["score"] = Decimal(str(extra["cvss_score"]))
@@ -256,6 +289,24 @@ def _vulnerabilities(findings: Iterable[Finding], libraries: _Libraries) -> list
             ),
         )
     return [seen[k] for k in sorted(seen)]
+
+
+def _with_config_properties(facts: CardFacts, config: ScanResult | None) -> CardFacts:
+    """Fill what the card does not say from what the config analyzer recorded (task, architecture)."""
+    if config is None:
+        return facts
+    props = config.properties
+
+    def text(key: str) -> str | None:
+        value = props.get(key)
+        return value[:200] if isinstance(value, str) and value else None
+
+    return replace(
+        facts,
+        task=facts.task if facts.task and facts.task != facts.derived_task else (text("task") or facts.task),
+        architecture=facts.architecture or text("architecture"),
+        family=facts.family or text("model_type"),
+    )
 
 
 def _model_ref(index: int, group: ModelGroup) -> str:
@@ -296,9 +347,12 @@ def build_bom(report: ScanReport, *, reproducible: bool = False) -> str:
         ref = _model_ref(index, group)
         readme = group.file("README.md") if not group.standalone else None
         config = group.file("config.json") if not group.standalone else None
-        facts = read_card(
-            Path(readme.artifact.fs_path) if readme else None,
-            Path(config.artifact.fs_path) if config else None,
+        facts = _with_config_properties(
+            read_card(
+                Path(readme.artifact.fs_path) if readme else None,
+                Path(config.artifact.fs_path) if config else None,
+            ),
+            config,
         )
         license_choice = []
         if facts.license:
@@ -316,7 +370,8 @@ def build_bom(report: ScanReport, *, reproducible: bool = False) -> str:
             model.components.add(_file_component(r, f"file:{index}:{r.artifact.relpath}"))
         bom.components.add(model)
         cards[ref] = model_card_json(facts, f"{ref}#modelcard")
-        lib_refs = _file_libraries(group.files, libraries)
+        known = {"transformers": facts.transformers_version} if facts.transformers_version else {}
+        lib_refs = _file_libraries(group.files, libraries, known)
         bom.register_dependency(model, [libraries.components[r] for r in lib_refs])
     _file_libraries(loose, libraries)
     for r in loose:

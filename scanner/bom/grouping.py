@@ -13,9 +13,16 @@ MODEL_FORMATS = frozenset(
     {
         "safetensors",
         "pickle",
+        "compressed-pickle",
         "pytorch",
+        "pytorch-zip",
+        "pytorch-legacy",
+        "pytorch-tar",
+        "torchscript",
         "torch",
         "numpy",
+        "npy",
+        "npz",
         "joblib",
         "onnx",
         "gguf",
@@ -28,9 +35,10 @@ MODEL_FORMATS = frozenset(
 
 
 def is_model_file(result: ScanResult) -> bool:
-    """Whether a scanned file holds a model: a model format, or tensors/a framework recorded."""
-    props = result.properties
-    return result.format in MODEL_FORMATS or "tensor_count" in props or "framework" in props
+    """Whether a scanned file holds a model: a model format, or tensors recorded by its analyzer.
+
+    A ``config.json`` naming its framework is not a model by itself: it describes one."""
+    return result.format in MODEL_FORMATS or "tensor_count" in result.properties
 
 
 @dataclass

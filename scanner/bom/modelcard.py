@@ -63,6 +63,10 @@ class CardFacts:
     """``config.json`` ``architectures[0]``."""
     family: str | None = None
     """``config.json`` ``model_type``."""
+    derived_task: str | None = None
+    """The task guessed from the architecture's class name (``task`` when no ``pipeline_tag``)."""
+    transformers_version: str | None = None
+    """``config.json`` ``transformers_version``: the library version the model was saved with."""
 
     def missing(self) -> list[str]:
         """Expected card fields that were not found."""
@@ -158,7 +162,7 @@ def read_card(readme: Path | None, config: Path | None) -> CardFacts:
     if text is not None:
         front, body = _front_matter(text)
         sections = _sections(body)
-    architecture = family = None
+    architecture = family = transformers_version = None
     raw = _read(config, MAX_CONFIG)
     if raw is not None:
         try:
@@ -171,11 +175,18 @@ def read_card(readme: Path | None, config: Path | None) -> CardFacts:
                 architecture = _text(archs[0])
             if isinstance(data.get("model_type"), str):
                 family = _text(data["model_type"])
+            version = data.get("transformers_version")
+            if isinstance(version, str) and re.fullmatch(r"[0-9][0-9A-Za-z.+!-]{0,40}", version):
+                transformers_version = version
     license_value = front.get("license")
     if isinstance(license_value, list):
         license_value = license_value[0] if license_value else None
-    limitations = tuple(_text(v) for k, v in sections.items() if _LIMITATIONS.search(k) and v.strip())
-    uses = tuple(_text(v) for k, v in sections.items() if _USES.search(k.strip()) and v.strip())
+    limitations = _strings(front.get("limitations")) + tuple(
+        _text(v) for k, v in sections.items() if _LIMITATIONS.search(k) and v.strip()
+    )
+    uses = _strings(front.get("intended_use") or front.get("intended-use")) + tuple(
+        _text(v) for k, v in sections.items() if _USES.search(k.strip()) and v.strip()
+    )
     pipeline = front.get("pipeline_tag")
     return CardFacts(
         license=_text(license_value) if license_value else None,
@@ -186,6 +197,8 @@ def read_card(readme: Path | None, config: Path | None) -> CardFacts:
         task=_text(pipeline) if isinstance(pipeline, str) else _task_from(architecture),
         architecture=architecture,
         family=family,
+        derived_task=_task_from(architecture),
+        transformers_version=transformers_version,
     )
 
 

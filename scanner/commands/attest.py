@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from scanner.attest.errors import AttestError
-from scanner.attest.signers import make_signer
 from scanner.commands.bom import add_scan_flags, run_scan
 from scanner.commands.sign import add_signing_flags
 
@@ -31,6 +30,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from scanner.attest.signers import make_signer
     from scanner.attest.statement import attestation_lines
     from scanner.bom import build_bom
 

@@ -24,7 +24,8 @@ def add_scan_flags(p: argparse.ArgumentParser) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> ScanReport | None:
-    """Scan as ``scan`` would (with the dependency step); ``None`` after printing a usage error."""
+    """Scan as ``scan`` would (dependency and signature steps, suppressions); ``None`` after printing a
+    usage error."""
     try:
         policy = load_policy(args.policy)
     except PolicyError as exc:
@@ -40,10 +41,12 @@ def run_scan(args: argparse.Namespace) -> ScanReport | None:
             return None
     from scanner.attest.scan_step import check_model_signatures
     from scanner.deps.scan_step import audit_recorded_libraries
+    from scanner.suppressions import apply_suppressions, today
 
     options = ScanOptions(policy=policy, reproducible=args.reproducible, vuln_db=args.vuln_db)
     report = audit_recorded_libraries(scan_paths(args.paths, options), args.vuln_db, policy)
-    return check_model_signatures(report, policy)
+    report = check_model_signatures(report, policy)
+    return apply_suppressions(report, policy.suppressions, policy.source, today(), policy.apply)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

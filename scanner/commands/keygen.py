@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from scanner.attest import PASSWORD_ENV
 from scanner.attest.errors import AttestError
-from scanner.attest.keys import PASSWORD_ENV, generate_key_pair
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -21,6 +21,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from scanner.attest.keys import generate_key_pair
+
     try:
         key_path, pub_path = generate_key_pair(args.output)
     except (AttestError, OSError) as exc:

@@ -152,6 +152,11 @@ def run(args: argparse.Namespace) -> int:
 
     report = audit_recorded_libraries(report, args.vuln_db, policy)
     # --- end dependency audit ---
+    # --- model signatures (issue 6): present when required, and matching the files ---
+    from scanner.attest.scan_step import check_model_signatures
+
+    report = check_model_signatures(report, policy)
+    # --- end model signatures ---
     # --- reports: suppressions, baseline, outputs (issue 5) ---
     from scanner.baseline import apply_baseline
     from scanner.suppressions import apply_suppressions, today
@@ -161,11 +166,6 @@ def run(args: argparse.Namespace) -> int:
         report = apply_baseline(report, baseline)
     # --- end reports ---
     human_stream = sys.stderr if "-" in (args.json, args.sarif, args.html, args.bom) else sys.stdout
-    # --- model signatures (issue 6): present when required, and matching the files ---
-    from scanner.attest.scan_step import check_model_signatures
-
-    report = check_model_signatures(report, policy)
-    # --- end model signatures ---
     color = human_stream.isatty() and "NO_COLOR" not in os.environ
     human_stream.write(TextRenderer(color=color).render(report))
     human_stream.flush()

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from scanner.attest import oms
 from scanner.attest.errors import AttestError
-from scanner.attest.signers import make_signer
 from scanner.commands._common import positive_int
 
 
@@ -52,6 +51,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from scanner.attest.signers import make_signer
+
     model = Path(args.model_path)
     output = Path(args.output)
     try:

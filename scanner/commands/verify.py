@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from scanner.attest.errors import AttestError
-from scanner.attest.verify import Trust, verify_bundle_file
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -31,6 +30,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from scanner.attest.verify import Trust, verify_bundle_file
+
     trust = Trust(args.key, args.cert_chain, args.identity, args.issuer, args.trusted_root)
     try:
         outcome = verify_bundle_file(args.path, args.bundle, trust)

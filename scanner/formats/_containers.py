@@ -11,7 +11,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Protocol
+from typing import IO, BinaryIO, Protocol
 
 from scanner.formats.interface import AnalysisContext
 from scanner.formats.zipread import link_escapes, unsafe_member_name
@@ -25,6 +25,17 @@ class Readable(Protocol):
     """Anything with ``read(n)``."""
 
     def read(self, size: int = -1, /) -> bytes: ...
+
+
+def scan_member(
+    ctx: AnalysisContext, analyzer: str, name: str, stream: BinaryIO, size: int
+) -> Iterator[Finding]:
+    """:meth:`AnalysisContext.scan_member`, with a failure inside the member (a detector raising, say)
+    recorded as an error of that member so the container's other members are still analyzed."""
+    try:
+        yield from ctx.scan_member(name, stream, size)
+    except Exception as exc:  # recorded, never dropped: the result is then incomplete
+        ctx.error(analyzer, f"{type(exc).__name__}: {exc}", ctx.child_member(name))
 
 
 def check_name(ctx: AnalysisContext, analyzer: str, name: str) -> Iterator[Finding]:

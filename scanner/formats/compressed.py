@@ -16,7 +16,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO, ClassVar
 
-from scanner.formats._containers import spool_bounded
+from scanner.formats._containers import scan_member, spool_bounded
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.model import Finding
 from scanner.rulebook import finding
@@ -177,7 +177,7 @@ class CompressedStreamAnalyzer(Analyzer):
                     detail=f"{source.trailing} bytes of non-{self.codec} data follow the compressed stream",
                 )
             if spooled.size:
-                yield from ctx.scan_member(name, data, spooled.size)  # type: ignore[arg-type]
+                yield from scan_member(ctx, self.name, name, data, spooled.size)  # type: ignore[arg-type]
 
     def _member_name(self, name: str) -> str:
         base = name.rsplit("/", 1)[-1]

@@ -106,10 +106,16 @@ class GgufHeader:
 
 
 class _Cursor:
+    """A position in the stream, read through a bounded window (no seek per value)."""
+
+    WINDOW = 1 << 20
+
     def __init__(self, stream: BinaryIO, size: int) -> None:
         self.stream = stream
         self.size = size
         self.pos = 0
+        self._buf = b""
+        self._buf_start = 0
 
     def remaining(self) -> int:
         return self.size - self.pos
@@ -117,12 +123,16 @@ class _Cursor:
     def read(self, n: int) -> bytes:
         if n > self.remaining():
             raise GgufError(self.pos, f"needs {n} bytes, only {self.remaining()} remain")
-        self.stream.seek(self.pos)
-        data = self.stream.read(n)
-        if len(data) != n:
-            raise GgufError(self.pos, "unexpected end of file")
+        rel = self.pos - self._buf_start
+        if rel < 0 or rel + n > len(self._buf):
+            self.stream.seek(self.pos)
+            self._buf = self.stream.read(max(n, self.WINDOW))
+            self._buf_start = self.pos
+            rel = 0
+            if len(self._buf) < n:
+                raise GgufError(self.pos, "unexpected end of file")
         self.pos += n
-        return data
+        return self._buf[rel : rel + n]
 
     def skip(self, n: int) -> None:
         if n > self.remaining():
@@ -153,14 +163,17 @@ class GgufReader:
         return n
 
     def string(self, keep: int = MAX_STRING_KEPT) -> tuple[str, bool]:
-        at = self.cur.pos
-        n = int(self.cur.unpack(self._count_fmt))
-        if n > self.cur.remaining():
-            raise GgufError(at, f"string claims {n} bytes, only {self.cur.remaining()} remain")
-        kept = min(n, keep)
-        raw = self.cur.read(kept)
-        self.cur.skip(n - kept)
-        return raw.decode("utf-8", "replace"), n > kept
+        cur = self.cur
+        at = cur.pos
+        n = int.from_bytes(cur.read(8 if self._count_fmt == "<Q" else 4), "little")
+        if n > cur.size - cur.pos:
+            raise GgufError(at, f"string claims {n} bytes, only {cur.remaining()} remain")
+        keep = max(keep, 0)
+        if n <= keep:
+            return cur.read(n).decode("utf-8", "replace"), False
+        raw = cur.read(keep)
+        cur.skip(n - keep)
+        return raw.decode("utf-8", "replace"), True
 
     def read(self) -> GgufHeader:
         cur = self.cur

@@ -18,7 +18,7 @@ from scanner.hf_repo import CodeReference, code_references, import_closure, repo
 from scanner.model import Finding
 from scanner.resources import load_rules_file
 from scanner.rulebook import finding
-from scanner.secret_scan import redact
+from scanner.secret_scan import redact, redact_tree
 
 NAME = "hf-config"
 MAX_JSON_BYTES = 64 << 20
@@ -130,4 +130,4 @@ class HfConfigAnalyzer(Analyzer):
                 detail="relative imports of the custom code were followed through only the first "
                 "files; the rest were not listed",
             )
-        ctx.set_property("remote_code_files", files)
+        ctx.set_property("remote_code_files", redact_tree(files))

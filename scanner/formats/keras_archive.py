@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import json
 import zipfile
+import zlib
 from collections.abc import Iterator
 
-from scanner.formats.interface import AnalysisContext, Analyzer, Probe, spool
+from scanner.formats.interface import HEAD_SIZE, TAIL_SIZE, AnalysisContext, Analyzer, Probe, spool
 from scanner.formats.keras_config import judge_config
 from scanner.model import Finding
 from scanner.rulebook import finding
 
 NAME = "keras"
+_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
+"""What reading a damaged member raises (bad CRC, broken deflate stream, unsupported method)."""
 
 
 def _unsafe_name(name: str) -> bool:
@@ -41,7 +44,7 @@ class KerasArchiveAnalyzer(Analyzer):
         with ctx.open() as stream:
             try:
                 archive = zipfile.ZipFile(stream)
-            except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            except _MEMBER_ERRORS as exc:
                 yield finding("AS-GEN-005", analyzer=NAME, detail=f"not a readable zip: {exc}")
                 return
             with archive:
@@ -95,7 +98,7 @@ class KerasArchiveAnalyzer(Analyzer):
             try:
                 with archive.open(info) as source:
                     spooled, size, truncated = spool(source, limits, info.file_size)
-            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+            except _MEMBER_ERRORS as exc:
                 yield finding("AS-GEN-005", analyzer=NAME, member=member, detail=f"member unreadable: {exc}")
                 continue
             with spooled:
@@ -111,7 +114,11 @@ class KerasArchiveAnalyzer(Analyzer):
     def _json(
         self, ctx: AnalysisContext, archive: zipfile.ZipFile, info: zipfile.ZipInfo, member: str
     ) -> Iterator[Finding]:
-        raw = self._read_small(ctx, archive, info)
+        try:
+            raw = self._read_small(ctx, archive, info)
+        except _MEMBER_ERRORS as exc:
+            yield finding("AS-GEN-005", analyzer=NAME, member=member, detail=f"member unreadable: {exc}")
+            return
         if raw is None:
             yield finding(
                 "AS-GEN-004", analyzer=NAME, member=member, detail="configuration too large to judge"
@@ -132,3 +139,42 @@ class KerasArchiveAnalyzer(Analyzer):
                 ctx.set_property("libraries", {"keras": document["keras_version"][:50]})
             return
         yield from judge_config(document, NAME, "config.json", member)
+
+
+class KerasConfigInZipAnalyzer(Analyzer):
+    """Any other zip whose directory holds a Keras ``config.json``: the listing was not in the probe.
+
+    The Keras loader finds ``config.json`` by name wherever it sits in the archive, so a ``.keras`` file
+    padded with members until its names leave the first and last 64 KiB must still have its configuration
+    judged. Runs beside whatever analyzer owns the zip; only ``config.json`` is read (members are the zip
+    analyzer's business).
+    """
+
+    name = "keras-config-in-zip"
+    format = "zip"
+    supplementary = True
+
+    def detect(self, probe: Probe) -> bool:
+        # A zip that fits in head + tail shows its whole listing: the archive analyzer decided already.
+        return (
+            probe.head[:4] == b"PK\x03\x04"
+            and probe.size > HEAD_SIZE + TAIL_SIZE
+            and not KerasArchiveAnalyzer().detect(probe)
+        )
+
+    def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
+        with ctx.open() as stream:
+            try:
+                archive = zipfile.ZipFile(stream)
+            except _MEMBER_ERRORS:
+                return  # not a readable zip: the zip analyzer reports it
+            with archive:
+                names = archive.namelist()
+                if len(names) > ctx.limits.max_members or "config.json" not in names:
+                    return
+                if not any(n in names for n in ("metadata.json", "model.weights.h5")):
+                    return
+                ctx.set_property("framework", "keras")
+                yield from KerasArchiveAnalyzer()._json(
+                    ctx, archive, archive.getinfo("config.json"), ctx.child_member("config.json")
+                )

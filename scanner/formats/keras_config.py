@@ -227,7 +227,7 @@ def _judge_object(
     registered = node.get("registered_name")
     if isinstance(registered, str) and ">" in registered:
         package = registered.split(">", 1)[0]
-        if package not in ("keras", "Keras"):
+        if package != "Keras" and not _is_keras_module(package, rules.keras_modules):
             yield finding(
                 "AS-KER-002",
                 analyzer=analyzer,

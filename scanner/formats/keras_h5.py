@@ -20,6 +20,8 @@ NAME = "keras-h5"
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 MAX_OBJECTS = 100_000
 _CONFIG_ATTRS = ("model_config", "training_config")
+_H5_ERRORS = (OSError, RuntimeError, ValueError, KeyError, OverflowError)
+"""What h5py raises for HDF5 library errors on damaged structure."""
 
 
 def _attr_text(attrs: Any, key: str, cap: int) -> str | None:
@@ -53,12 +55,16 @@ class KerasH5Analyzer(Analyzer):
         with ctx.open() as stream:
             try:
                 handle = h5py.File(stream, "r")
-            except OSError as exc:
+            except _H5_ERRORS as exc:
                 yield finding("AS-GEN-005", analyzer=NAME, detail=f"HDF5 does not open: {exc}")
                 return
             with handle:
-                yield from self._attributes(ctx, handle, cap)
-                self._datasets(ctx, handle)
+                try:
+                    yield from self._attributes(ctx, handle, cap)
+                    self._datasets(ctx, handle)
+                except _H5_ERRORS as exc:
+                    ctx.not_analyzed(ctx.member, "HDF5 structure partly unreadable")
+                    yield finding("AS-GEN-005", analyzer=NAME, detail=f"HDF5 structure unreadable: {exc}")
 
     def _attributes(self, ctx: AnalysisContext, handle: Any, cap: int) -> Iterator[Finding]:
         attrs = handle.attrs

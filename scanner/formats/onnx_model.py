@@ -63,6 +63,40 @@ _MODEL_FIELDS = {
     25: LEN,
 }
 _GRAPH_FIRST_TAGS = {0x0A, 0x12, 0x2A, 0x52, 0x5A, 0x62, 0x6A, 0x7A}
+_STRING_FIELDS = {2, 3, 4, 6}
+"""producer_name, producer_version, domain, doc_string."""
+_MESSAGE_FIELDS = {14, 20, 25}
+"""metadata_props, training_info, functions."""
+
+
+def _prefix_is_text(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(data) - 3
+    return True
+
+
+def _prefix_is_message(source: WireSource, start: int, end: int) -> bool:
+    """Whether ``[start, end)`` (cut by the probe) reads as protobuf fields, at least one complete."""
+    pos = start
+    complete = 0
+    try:
+        while pos < end:
+            tag, pos = source.varint(pos, end)
+            if tag >> 3 == 0 or tag & 7 not in (VARINT, 1, LEN, 5):
+                return False
+            if tag & 7 == VARINT:
+                _, pos = source.varint(pos, end)
+            elif tag & 7 == LEN:
+                length, pos = source.varint(pos, end)
+                pos += length
+            else:
+                pos += 8 if tag & 7 == 1 else 4
+            complete += pos <= end
+    except WireError:
+        return complete > 0  # a varint cut by the end of the probe
+    return complete > 0
 
 
 @dataclass(frozen=True)
@@ -112,8 +146,13 @@ def looks_like_onnx(head: bytes, size: int) -> bool:
                 if pos + length > size:
                     return False
                 if pos + length > len(head):
-                    # A large field before ir_version: accept a graph that starts like a GraphProto.
-                    return number == 7 and length > 16 and head[pos] in _GRAPH_FIRST_TAGS
+                    # A large field before ir_version (protobuf fields may come in any order, and a
+                    # runtime accepts them so): accept it when its visible part looks like what it is.
+                    if number == 7:
+                        return length > 16 and head[pos] in _GRAPH_FIRST_TAGS
+                    if number in _STRING_FIELDS:
+                        return length > 1024 and _prefix_is_text(head[pos:])
+                    return number in _MESSAGE_FIELDS and _prefix_is_message(source, pos, len(head))
                 pos += length
             seen += 1
     except WireError:
@@ -290,18 +329,35 @@ class _Walk:
         if domain not in onnx_rules().standard_domains:
             self.stats.domains.setdefault(domain, set()).add(op_type)
         if is_python_op(domain, op_type):
+            named = self._string_attributes(attributes)
+            shown = ", ".join(f"{k}={v!r}" for k, v in named.items())
             self.findings.append(
                 finding(
                     "AS-ONX-004",
                     analyzer=NAME,
                     offset=f.offset,
-                    detail=f"node {where} is operator {domain}::{op_type}, which runs Python code",
+                    detail=f"node {where} is operator {domain}::{op_type}, which runs Python code"
+                    + (f" ({shown})" if shown else ""),
                     evidence=f"{domain}::{op_type}",
-                    extra={"module": domain, "qualname": op_type},
+                    extra={"module": domain, "qualname": op_type, "attributes": named},
                 )
             )
         for g in attributes:
             self.attribute(g, where, depth)
+
+    def _string_attributes(self, attributes: list[Field]) -> dict[str, str]:
+        """``name: value`` of the string attributes of a node (what a Python op calls), bounded."""
+        out: dict[str, str] = {}
+        for f in attributes[:20]:
+            name = value = None
+            for g in self.src.fields(f.offset, f.end):
+                if g.wire == LEN and g.number == 1:
+                    name = self._text(g)[:100]
+                elif g.wire == LEN and g.number == 4:
+                    value = self.src.text(g, 300)[0]
+            if name is not None and value is not None:
+                out[name] = value
+        return out
 
     def attribute(self, f: Field, where: str, depth: int) -> None:
         name = ""

@@ -14,6 +14,7 @@ from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.model import Finding
 from scanner.pycode_check import MAX_SOURCE_BYTES, judge_source
 from scanner.rulebook import finding
+from scanner.secret_scan import redact_tree
 
 NAME = "python-source"
 _PYTHON_LINE = re.compile(
@@ -59,6 +60,6 @@ class PythonSourceAnalyzer(Analyzer):
                 evidence=call.source,
                 extra={"line": call.line, "call": call.name, "category": call.category},
             )
-        ctx.set_property("python_imports", list(report.imports[:100]))
+        ctx.set_property("python_imports", redact_tree(list(report.imports[:100])))
         if report.relative_imports:
-            ctx.set_property("python_relative_imports", list(report.relative_imports[:100]))
+            ctx.set_property("python_relative_imports", redact_tree(list(report.relative_imports[:100])))

@@ -124,38 +124,76 @@ class _GraphWalk:
         return key, value
 
 
-def _looks_like_saved_model(head: bytes) -> bool:
-    # saved_model_schema_version = 1 (field 1, varint), then meta_graphs (field 2) opening with
-    # meta_info_def (field 1) or graph_def (field 2).
-    if head[:3] != b"\x08\x01\x12" or len(head) < 6:
-        return False
+def _top_fields(head: bytes) -> list[tuple[int, int, int, int]]:
+    """``(number, wire, payload start, payload length)`` of the top-level fields visible in ``head``.
+
+    Stops at the first field cut by the end of the probe (it is kept, with its claimed length).
+    """
     src = WireSource.from_bytes(head)
+    out: list[tuple[int, int, int, int]] = []
+    pos = 0
     try:
-        _, pos = src.varint(3, len(head))
+        while pos < len(head) and len(out) < 64:
+            tag, pos = src.varint(pos, len(head))
+            number, wire = tag >> 3, tag & 7
+            if number == 0:
+                return []
+            if wire == 0:
+                value, pos = src.varint(pos, len(head))
+                out.append((number, wire, pos, value))
+            elif wire == LEN:
+                length, pos = src.varint(pos, len(head))
+                out.append((number, wire, pos, length))
+                pos += length
+            else:
+                return []
+    except WireError:
+        pass
+    return out
+
+
+def _looks_like_saved_model(head: bytes) -> bool:
+    # SavedModel: saved_model_schema_version (1, varint) and meta_graphs (2, message), in any order; a
+    # MetaGraphDef opens with meta_info_def (1) or graph_def (2).
+    fields = _top_fields(head)
+    if not fields or any((n, w) not in ((1, 0), (2, LEN)) for n, w, _, _ in fields):
+        return False
+    metas = [(start, length) for n, _, start, length in fields if n == 2]
+    if not metas or any(n == 1 and value != 1 for n, _, _, value in fields):
+        return False
+    start, length = metas[0]
+    return length > 2 and start < len(head) and head[start] in (0x0A, 0x12)
+
+
+def _looks_like_node(head: bytes, start: int, length: int) -> bool:
+    """A NodeDef (name 1, op 2, input 3, device 4, attr 5, ...) whose op is visible and an identifier."""
+    src = WireSource.from_bytes(head)
+    end = min(start + length, len(head))
+    pos = start
+    try:
+        while pos < end:
+            tag, pos = src.varint(pos, end)
+            number, wire = tag >> 3, tag & 7
+            if wire != LEN or not 1 <= number <= 8:
+                return False
+            size, pos = src.varint(pos, end)
+            if number == 2:
+                op = head[pos : pos + size]
+                return 0 < size <= 200 and len(op) == size and op.isascii() and op.decode().isidentifier()
+            pos += size
     except WireError:
         return False
-    return pos < len(head) and head[pos] in (0x0A, 0x12)
+    return False
 
 
 def _looks_like_graphdef(head: bytes) -> bool:
-    # GraphDef.node (field 1) holding NodeDef.name (1) then NodeDef.op (2), both printable.
-    src = WireSource.from_bytes(head)
-    try:
-        if head[:1] != b"\x0a":
-            return False
-        _, pos = src.varint(1, len(head))
-        if head[pos : pos + 1] != b"\x0a":
-            return False
-        name_len, pos = src.varint(pos + 1, len(head))
-        name = head[pos : pos + name_len]
-        pos += name_len
-        if head[pos : pos + 1] != b"\x12":
-            return False
-        op_len, pos = src.varint(pos + 1, len(head))
-        op = head[pos : pos + op_len]
-    except WireError:
+    # GraphDef: node (1), library (2), version (3, deprecated varint), versions (4), in any order, with
+    # at least one NodeDef naming its op.
+    fields = _top_fields(head)
+    allowed = {(1, LEN), (2, LEN), (3, 0), (4, LEN)}
+    if not fields or any((n, w) not in allowed for n, w, _, _ in fields):
         return False
-    return bool(op) and op.isascii() and op.decode("ascii").isidentifier() and name.isascii() and bool(name)
+    return any(n == 1 and _looks_like_node(head, start, length) for n, _, start, length in fields)
 
 
 class TensorFlowGraphAnalyzer(Analyzer):

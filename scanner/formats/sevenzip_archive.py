@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-from scanner.formats._containers import check_link, check_name, over_limits
+from scanner.formats._containers import check_link, check_name, over_limits, scan_member
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.formats.zipread import unsafe_member_name
 from scanner.model import Finding
@@ -126,7 +126,7 @@ class _Extraction:
                 )
             )
         if spool.written:
-            self.findings.extend(self.ctx.scan_member(name, spool.file, spool.written))
+            self.findings.extend(scan_member(self.ctx, self.analyzer, name, spool.file, spool.written))
 
 
 class SevenZipAnalyzer(Analyzer):
@@ -141,10 +141,8 @@ class SevenZipAnalyzer(Analyzer):
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         import py7zr
-        from py7zr.exceptions import ArchiveError
 
         limits = ctx.limits
-        errors = (ArchiveError, py7zr.Bad7zFile, OSError, ValueError, EOFError, KeyError, IndexError)
         with ctx.open() as stream:
             try:
                 archive = py7zr.SevenZipFile(stream, mode="r")
@@ -154,8 +152,12 @@ class SevenZipAnalyzer(Analyzer):
                 )
                 ctx.not_analyzed(ctx.member, "encrypted 7z archive")
                 return
-            except errors as exc:
-                yield finding("AS-GEN-005", analyzer=self.name, detail=f"7z archive unreadable: {exc}")
+            except Exception as exc:  # py7zr's header parsing raises many types (LZMAError, struct ...)
+                yield finding(
+                    "AS-GEN-005",
+                    analyzer=self.name,
+                    detail=f"7z archive unreadable: {type(exc).__name__}: {exc}",
+                )
                 return
             with archive:
                 infos = archive.list()

@@ -14,7 +14,7 @@ import tarfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from scanner.formats._containers import check_link, check_name, over_limits
+from scanner.formats._containers import check_link, check_name, over_limits, scan_member
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.formats.zipread import window
 from scanner.model import Finding
@@ -174,7 +174,7 @@ class TarAnalyzer(Analyzer):
         if size == 0 and info.size:
             return
         with window(stream, info.offset_data, size) as view:
-            yield from ctx.scan_member(name, view, size)
+            yield from scan_member(ctx, self.name, name, view, size)
 
     def _trailer(self, ctx: AnalysisContext, stream: BinaryIO, offset: int) -> Iterator[Finding]:
         stream.seek(offset)

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.formats.interface import AnalysisContext, Analyzer, Probe
+from scanner.formats.interface import HEAD_SIZE, TAIL_SIZE, AnalysisContext, Analyzer, Probe
 from scanner.jinja_check import template_findings
 from scanner.model import Finding
 from scanner.rulebook import finding
@@ -46,7 +46,8 @@ class ChatTemplateJsonAnalyzer(Analyzer):
     def detect(self, probe: Probe) -> bool:
         if probe.size > MAX_JSON_BYTES or probe.head.lstrip()[:1] != b"{" or not probe.is_text():
             return False
-        return any(m in probe.head or m in probe.tail for m in _MARKERS)
+        # A JSON object larger than head + tail may hold its chat_template where the probe cannot see.
+        return probe.size > HEAD_SIZE + TAIL_SIZE or any(m in probe.head or m in probe.tail for m in _MARKERS)
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         limit = min(MAX_JSON_BYTES, ctx.limits.max_structure_bytes)

@@ -12,6 +12,7 @@ reference high, each with the call shown.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -52,6 +53,12 @@ DANGEROUS_NAMES = frozenset(
      "breakpoint", "setattr", "delattr", "memoryview", "exit", "quit", "help"}
 )  # fmt: skip
 """Builtins that run code, read input or reach arbitrary attributes."""
+TORCH_FILE_OPS = frozenset(
+    {"torch.from_file", "ops.aten.from_file", "torch.ops.aten.from_file", "torch.load", "torch.save",
+     "torch.jit.load", "torch.jit.save", "torch.ops.load_library", "torch.classes.load_library"}
+)  # fmt: skip
+"""TorchScript-compilable torch calls that read or write files of the machine running the model
+(``torch.from_file`` maps any file into a tensor, so its bytes can leave through the outputs)."""
 DANGEROUS_DUNDERS = frozenset(
     {"__globals__", "__builtins__", "__subclasses__", "__import__", "__code__", "__class__",
      "__bases__", "__base__", "__mro__", "__dict__", "__getattribute__", "__reduce__",
@@ -111,6 +118,9 @@ def _judge_tree(tree: ast.AST) -> Iterator[tuple[str, str, int]]:
             if name is None:
                 continue
             root = name.split(".")[0]
+            if root in TORCH_ROOTS and name in TORCH_FILE_OPS:
+                yield "critical", f"file access {ast.unparse(node)[:300]}", line
+                continue
             if root in bound or root in TORCH_ROOTS:
                 continue
             reported.add(id(_root(node.func)))
@@ -139,10 +149,43 @@ def _constant_getattr(node: ast.Call) -> bool:
     return isinstance(arg, ast.Constant) and isinstance(arg.value, str) and not arg.value.startswith("__")
 
 
+MAX_CLASSES = 1000
+"""Class names listed per archive."""
+
+
+def module_of(name: str) -> str:
+    """The TorchScript module a code member defines: ``x/code/__torch__/a/b.py`` -> ``__torch__.a.b``."""
+    path = name.split("code/", 1)[-1]
+    return path[: -len(".py")].replace("/", ".") if path.endswith(".py") else path
+
+
+_BRACKETED = re.compile(r"<([A-Za-z0-9_]+)>")
+
+
+def _parse(text: str, name: str) -> ast.Module:
+    """Parse TorchScript code; qualified names of classes from modules such as ``<run_path>`` or
+    ``<locals>`` are legal for TorchScript but not for Python, so they are renamed and parsed again."""
+    try:
+        return ast.parse(text, filename=name)
+    except SyntaxError:
+        renamed = _BRACKETED.sub(r"_\1_", text)
+        if renamed == text:
+            raise
+        return ast.parse(renamed, filename=name)
+
+
 def judge_code(
-    ctx: AnalysisContext, analyzer: str, name: str, data: BinaryIO, size: int
+    ctx: AnalysisContext,
+    analyzer: str,
+    name: str,
+    data: BinaryIO,
+    size: int,
+    classes: list[str] | None = None,
 ) -> Iterator[Finding]:
-    """Findings for one TorchScript code member (``data`` holds its ``size`` bytes)."""
+    """Findings for one TorchScript code member (``data`` holds its ``size`` bytes).
+
+    The qualified names of the classes it defines are appended to ``classes`` (bounded).
+    """
     member = ctx.child_member(name)
     cap = ctx.limits.max_structure_bytes
     if size > cap:
@@ -151,10 +194,15 @@ def judge_code(
         return
     text = data.read(size).decode("utf-8", "replace")
     try:
-        tree = ast.parse(text, filename=name)
+        tree = _parse(text, name)
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
         yield finding("AS-TS-003", analyzer=analyzer, member=member, detail=f"{name}: {exc}")
         return
+    if classes is not None:
+        module = module_of(name)
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and len(classes) < MAX_CLASSES:
+                classes.append(f"{module}.{node.name}")
     seen: set[tuple[str, str]] = set()
     count = 0
     for kind, description, line in _judge_tree(tree):

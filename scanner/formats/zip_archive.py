@@ -14,11 +14,13 @@ directory read during analysis is recorded in the ``archive`` property.
 
 from __future__ import annotations
 
+import pickletools
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from scanner.formats._containers import check_link, check_name, over_limits, spool_bounded
+from scanner.formats._containers import check_link, check_name, over_limits, scan_member, spool_bounded
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.formats.zipread import (
     _EOCD,
@@ -65,6 +67,8 @@ _NOT_RAW = (
     b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"7z\xbc\xaf\x27\x1c", b"\x93NUMPY"
 )  # fmt: skip
 """Signatures of containers that are never raw tensor bytes."""
+_PICKLE_OPCODES = bytes(sorted({ord(op.code) for op in pickletools.opcodes}))
+"""Every pickle opcode byte (from ``pickletools``' metadata)."""
 _DATA_PKL = re.compile(rb"PK\x01\x02.{42}(?:[^\x00-\x1f]*/)?data\.pkl", re.DOTALL)
 _LOCAL_NAME = re.compile(rb"PK\x03\x04.{22}(..)..", re.DOTALL)
 
@@ -114,6 +118,16 @@ def zip_kind(names: list[str]) -> str:
     if files and all(n.endswith(".npy") for n in files):
         return "npz"
     return "zip"
+
+
+@dataclass
+class _CodeListing:
+    """The code of a TorchScript archive, gathered while its members are read."""
+
+    members: list[str] = field(default_factory=list)
+    """Code member names."""
+    classes: list[str] = field(default_factory=list)
+    """Qualified names of the classes they define."""
 
 
 def _span_overlaps(spans: list[tuple[int, int, str]]) -> list[tuple[str, str]]:
@@ -171,7 +185,7 @@ class ZipAnalyzer(Analyzer):
         if directory.base_offset:
             prefix = "<prefix>"
             with window(stream, 0, directory.base_offset) as view:
-                yield from ctx.scan_member(prefix, view, directory.base_offset)
+                yield from scan_member(ctx, self.name, prefix, view, directory.base_offset)
         seen: set[str] = set()
         for dup in sorted({n for n in names if n in seen or seen.add(n)}):  # type: ignore[func-returns-value]
             yield finding(
@@ -181,9 +195,8 @@ class ZipAnalyzer(Analyzer):
                 detail=f"member {dup!r} appears {names.count(dup)} times; readers may pick different copies",
             )
         spans: list[tuple[int, int, str]] = []
-        code: list[str] = []
         storages = kind in ("pytorch-zip", "torchscript")
-        listing = code if kind == "torchscript" else None
+        listing = _CodeListing() if kind == "torchscript" else None
         for entry in directory.entries:
             yield from self._entry(ctx, stream, entry, spans, listing, storages)
         for first, second in _span_overlaps(spans):
@@ -193,8 +206,9 @@ class ZipAnalyzer(Analyzer):
                 member=ctx.child_member(second),
                 detail=f"member {second!r} shares archive bytes with {first!r}",
             )
-        if code:
-            ctx.set_property("torchscript_code", code)
+        if listing is not None and listing.members:
+            ctx.set_property("torchscript_code", listing.members)
+            ctx.set_property("torchscript_classes", listing.classes)
 
     def _entry(
         self,
@@ -202,7 +216,7 @@ class ZipAnalyzer(Analyzer):
         stream: BinaryIO,
         entry: ZipEntry,
         spans: list[tuple[int, int, str]],
-        code: list[str] | None,
+        code: _CodeListing | None,
         storages: bool,
     ) -> Iterator[Finding]:
         member = ctx.child_member(entry.name)
@@ -255,7 +269,7 @@ class ZipAnalyzer(Analyzer):
         stream: BinaryIO,
         entry: ZipEntry,
         local: LocalHeader,
-        code: list[str] | None,
+        code: _CodeListing | None,
         skip_crc: bool,
     ) -> Iterator[Finding]:
         member = ctx.child_member(entry.name)
@@ -285,7 +299,7 @@ class ZipAnalyzer(Analyzer):
         stream: BinaryIO,
         entry: ZipEntry,
         local: LocalHeader,
-        code: list[str] | None,
+        code: _CodeListing | None,
     ) -> Iterator[Finding]:
         member = ctx.child_member(entry.name)
         method = METHOD_NAMES.get(entry.method, str(entry.method))
@@ -341,16 +355,16 @@ class ZipAnalyzer(Analyzer):
         )
 
     def _member(
-        self, ctx: AnalysisContext, entry: ZipEntry, data: BinaryIO, size: int, code: list[str] | None
+        self, ctx: AnalysisContext, entry: ZipEntry, data: BinaryIO, size: int, code: _CodeListing | None
     ) -> Iterator[Finding]:
         if code is not None and _is_code(entry.name):
             from scanner.formats.torchscript import judge_code
 
-            code.append(entry.name)
+            code.members.append(entry.name)
             data.seek(0)
-            yield from judge_code(ctx, self.name, entry.name, data, size)
+            yield from judge_code(ctx, self.name, entry.name, data, size, code.classes)
             data.seek(0)
-        yield from ctx.scan_member(entry.name, data, size)
+        yield from scan_member(ctx, self.name, entry.name, data, size)
 
 
 def _is_code(name: str) -> bool:
@@ -420,8 +434,8 @@ class TensorStorageAnalyzer(Analyzer):
         if _STORAGE_NAME.search(probe.name) is None or probe.is_text():
             return False
         head = probe.head
-        if head[:1] == b"\x80" and head[1:2] in b"\x02\x03\x04\x05":
-            return False
+        if head[:1] == b"\x80" and head[1:2] in b"\x02\x03\x04\x05" and head[2:3] in _PICKLE_OPCODES:
+            return False  # PROTO n then an opcode: possibly a pickle, content detection decides
         return not head.startswith(_NOT_RAW)
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:

@@ -3,7 +3,10 @@ artifact first, each with its rule id, location, explanation and fix advice from
 
 Colour only when asked (the command asks when the stream is a terminal and ``NO_COLOR`` is unset).
 Clean artifacts are counted in the summary, not listed one by one; suppressed findings are counted, and
-the JSON, SARIF and HTML outputs keep them with their reasons.
+the JSON, SARIF and HTML outputs keep them with their reasons. Every string from an artifact is made
+printable first (no control sequence reaches the terminal); in colour mode it is also markup-escaped,
+and emoji codes are not interpreted. Plain mode builds the text directly, which keeps a report of
+thousands of findings fast.
 """
 
 from __future__ import annotations
@@ -11,10 +14,8 @@ from __future__ import annotations
 import io
 from collections import Counter
 
-from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from scanner.model import Finding, ScanReport, ScanResult, Severity
 from scanner.report._safe import printable
@@ -30,11 +31,6 @@ _STYLE = {
 }
 _VERDICT_STYLE = {"pass": "bold green", "fail": "bold red", "incomplete": "bold yellow"}
 _INDENT = " " * 11
-
-
-def _e(text: str) -> str:
-    """Artifact-controlled text made printable and markup-inert."""
-    return escape(printable(text))
 
 
 def _rank(result: ScanResult) -> tuple[int, str]:
@@ -63,57 +59,60 @@ class TextRenderer(Renderer):
         self.color = color
         self.width = width
 
-    def _summary(self, console: Console, report: ScanReport) -> None:
+    def _t(self, text: str) -> str:
+        """Artifact-controlled text, printable and (in colour mode) markup-inert."""
+        safe = printable(text)
+        return escape(safe) if self.color else safe
+
+    def _paint(self, text: str, style: str) -> str:
+        """``text`` (already safe) in ``style`` when colouring."""
+        return f"[{style}]{text}[/]" if self.color else text
+
+    def _summary(self, report: ScanReport) -> list[str]:
         counts, suppressed = _counts(report)
         formats = Counter(r.format for r in report.results)
         worst = max((r.worst for r in report.results if r.worst is not None), default=None)
         errors = len(report.errors) + sum(len(r.errors) for r in report.results)
-        table = Table(box=box.SIMPLE, show_header=False, show_edge=False, pad_edge=False)
-        table.add_column("key", style="bold")
-        table.add_column("value")
         verdict = report.verdict.value
-        table.add_row(
-            "verdict", f"[{_VERDICT_STYLE[verdict]}]{verdict.upper()}[/] (fail on {report.fail_on.label})"
-        )
-        table.add_row("artifacts", str(len(report.results)))
-        table.add_row("formats", _e(", ".join(f"{name} {n}" for name, n in sorted(formats.items()))) or "-")
-        table.add_row("worst severity", worst.label if worst is not None else "none")
-        table.add_row(
-            "findings",
-            "  ".join(f"[{_STYLE[s]}]{s.label}[/] {counts[s]}" for s in reversed(Severity)),
-        )
-        table.add_row("suppressed", str(suppressed))
-        table.add_row("errors", str(errors))
-        console.print(table)
+        listed = ", ".join(f"{name} {n}" for name, n in sorted(formats.items()))
+        rows = [
+            (
+                "verdict",
+                f"{self._paint(verdict.upper(), _VERDICT_STYLE[verdict])} (fail on {report.fail_on.label})",
+            ),
+            ("artifacts", str(len(report.results))),
+            ("formats", self._t(listed) or "-"),
+            ("worst severity", worst.label if worst is not None else "none"),
+            (
+                "findings",
+                "  ".join(f"{self._paint(s.label, _STYLE[s])} {counts[s]}" for s in reversed(Severity)),
+            ),
+            ("suppressed", str(suppressed)),
+            ("errors", str(errors)),
+        ]
+        return [f"{self._paint(key.ljust(16), 'bold')}{value}" for key, value in rows]
 
-    def _finding(self, console: Console, f: Finding) -> None:
+    def _finding(self, f: Finding) -> list[str]:
         where = f.location.describe()
-        line = f"  [{_STYLE[f.severity]}]{f.severity.label.upper():8}[/] {f.rule_id} {_e(f.title)}"
+        severity = self._paint(f"{f.severity.label.upper():8}", _STYLE[f.severity])
+        line = f"  {severity} {f.rule_id} {self._t(f.title)}"
         if where:
-            line += f"  [dim]({_e(where)})[/]"
-        console.print(line)
+            line += "  " + self._paint(f"({self._t(where)})", "dim")
+        lines = [line]
         if f.detail:
-            console.print(f"{_INDENT}{_e(f.detail)}")
+            lines.append(f"{_INDENT}{self._t(f.detail)}")
         if f.evidence:
-            console.print(f"{_INDENT}evidence: {_e(f.evidence)}")
+            lines.append(f"{_INDENT}evidence: {self._t(f.evidence)}")
         chain = f.extra.get("call_chain")
         if isinstance(chain, (list, tuple)) and chain:
-            console.print(f"{_INDENT}call chain: {_e(' -> '.join(map(str, chain)))}")
+            lines.append(f"{_INDENT}call chain: {self._t(' -> '.join(map(str, chain)))}")
         rule = all_rules().get(f.rule_id)
         if rule is not None and f.severity >= Severity.LOW:
-            console.print(f"{_INDENT}fix: {_e(rule.fix)}")
+            lines.append(f"{_INDENT}fix: {self._t(rule.fix)}")
+        return lines
 
     def render(self, report: ScanReport) -> str:
-        buffer = io.StringIO()
-        console = Console(
-            file=buffer,
-            force_terminal=self.color,
-            no_color=not self.color,
-            width=self.width,
-            highlight=False,
-            soft_wrap=True,
-        )
-        self._summary(console, report)
+        lines = self._summary(report)
         clean = 0
         for result in sorted(report.results, key=_rank):
             active = [f for f in result.findings if f.suppressed_by is None]
@@ -123,22 +122,39 @@ class TextRenderer(Renderer):
             worst = result.worst
             label = worst.label.upper() if worst is not None else "clean"
             digest = result.digests.sha256[:16] + "…" if result.digests else "-"
-            console.print(
-                f"\n[bold]{_e(result.artifact.path)}[/]  format={_e(result.format)}  "
+            lines.append("")
+            lines.append(
+                f"{self._paint(self._t(result.artifact.path), 'bold')}  format={self._t(result.format)}  "
                 f"sha256={digest}  worst={label}"
             )
             for f in active:
-                self._finding(console, f)
+                lines.extend(self._finding(f))
             for e in result.errors:
-                member = f" ({_e(e.member)})" if e.member else ""
-                console.print(f"  [bold magenta]ERROR[/]    {_e(e.analyzer)}: {_e(e.message)}{member}")
+                member = f" ({self._t(e.member)})" if e.member else ""
+                error = self._paint("ERROR", "bold magenta")
+                lines.append(f"  {error}    {self._t(e.analyzer)}: {self._t(e.message)}{member}")
         for path_error in report.errors:
-            console.print(f"[bold magenta]ERROR[/] {_e(path_error.message)}")
+            lines.append(f"{self._paint('ERROR', 'bold magenta')} {self._t(path_error.message)}")
         counts, suppressed = _counts(report)
         summary = ", ".join(f"{counts[s]} {s.label}" for s in reversed(Severity) if counts[s])
         tail = f"; {suppressed} suppressed" if suppressed else ""
-        console.print(
-            f"\n{len(report.results)} artifact(s), {clean} without findings; findings: {summary or 'none'}"
-            f"{tail}; verdict: [bold]{report.verdict.value.upper()}[/] (fail on {report.fail_on.label})"
+        lines.append("")
+        lines.append(
+            f"{len(report.results)} artifact(s), {clean} without findings; findings: {summary or 'none'}"
+            f"{tail}; verdict: {self._paint(report.verdict.value.upper(), 'bold')} "
+            f"(fail on {report.fail_on.label})"
         )
+        text = "\n".join(lines) + "\n"
+        if not self.color:
+            return text
+        buffer = io.StringIO()
+        console = Console(
+            file=buffer,
+            force_terminal=True,
+            width=self.width,
+            highlight=False,
+            emoji=False,
+            soft_wrap=True,
+        )
+        console.print(text, end="")
         return buffer.getvalue()
