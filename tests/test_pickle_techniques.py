@@ -186,3 +186,26 @@ def test_policy_allowed_globals_let_an_organisation_class_through(run_cli, tmp_p
     policy.write_text("version: 1\nallowed_globals: ['mycoq:Model']\n")
     result = run_cli("scan", str(pkl), "--policy", str(policy), "--json", "-")
     assert result.code == 0 and not findings(result.json())
+
+
+def test_decompiled_code_is_redacted(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    token = "ghp_" + "FakeGithubTokenForTests0123456789abc"
+    arg = f"curl -H 'Authorization: token {token}' http://127.0.0.1/".encode()
+    pkl = tmp_path / "leak.pkl"
+    pkl.write_bytes(b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c" + bytes([len(arg)]) + arg + b"\x85R.")
+    result = run_cli("scan", str(pkl), "--json", "-")
+    f = find(result.json(), "AS-PKL-001", "os.system")
+    assert "[REDACTED" in f["extra"]["decompiled"] and "[REDACTED" in f["extra"]["call_chain"][0]
+    assert "FakeGithubTokenForTests" not in result.out
+
+
+def test_allowlist_never_holds_dangerous_builtins_and_wins_over_the_denylist() -> None:
+    from scanner.pickles.policy import judge, pickle_policy
+
+    policy = pickle_policy()
+    forbidden = {"getattr", "setattr", "eval", "exec", "compile", "open", "__import__", "globals", "vars"}
+    assert not [n for m, n in policy.allowed if m in ("builtins", "__builtin__") and n in forbidden]
+    # narrow exceptions inside denied modules (TorchScript list builders) stay allowed
+    assert judge("torch.jit._pickle", "build_intlist").allowed
+    assert judge("torch.jit", "load").rule_id == "AS-PKL-001"
+    assert all(entry.reason and entry.family for entry in policy.denied.values())
