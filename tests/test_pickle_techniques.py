@@ -209,3 +209,17 @@ def test_allowlist_never_holds_dangerous_builtins_and_wins_over_the_denylist() -
     assert judge("torch.jit._pickle", "build_intlist").allowed
     assert judge("torch.jit", "load").rule_id == "AS-PKL-001"
     assert all(entry.reason and entry.family for entry in policy.denied.values())
+
+
+def test_both_readings_of_a_straddled_frame_are_reported_once(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    call = b"\x8c\x02os\x8c\x06system\x93\x8c\x04true\x85R0"  # os.system('true'), POP
+    hidden = b"0\x8c\x08builtins\x8c\x03len\x93\x8c\x03abc\x85R."
+    body = call + b"\x8e" + (2 + len(hidden)).to_bytes(2, "little")
+    pkl = tmp_path / "both.pkl"
+    pkl.write_bytes(b"\x80\x04\x95" + len(body).to_bytes(8, "little") + body + bytes(8) + hidden + b".")
+    data = scan_json(run_cli, str(pkl), expect=1)
+    system = [f for f in findings(data) if f.get("extra", {}).get("qualname") == "system"]
+    assert len(system) == 1 and system[0]["severity"] == "critical"
+    stack_global = 11 + len(body) + 8 + 1 + 10 + 5  # after the frame, the 8 zeros, POP and two strings
+    assert find(data, "AS-PKL-004", "builtins.len")["location"]["offset"] == stack_global
+    assert find(data, "AS-PKL-009")["severity"] == "medium"

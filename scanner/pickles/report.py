@@ -110,8 +110,13 @@ class PickleFindings:
     def stream(self, result: StreamResult, label: str = "") -> Iterator[Finding]:
         """All findings for ``result`` (``label`` names the part of the file, e.g. ``pickle 3 of 5``)."""
         where = f" ({label})" if label else ""
-        for trace in result.traces:
-            yield from self.trace(trace, where)
+        seen: set[tuple[str, str | None, int | None, str | None, str]] = set()
+        for trace in result.traces:  # a straddled frame gives two readings: report what they share once
+            for item in self.trace(trace, where):
+                key = (item.rule_id, item.location.member, item.location.offset, item.evidence, item.detail)
+                if key not in seen:
+                    seen.add(key)
+                    yield item
         for offset, length in result.junk[:20]:
             yield self._f(
                 "AS-PKL-008",
