@@ -217,13 +217,10 @@ def test_pickles_in_metadata_and_trailing_archives_are_judged_as_members(run_cli
 
 def test_tensor_bytes_with_a_brace_at_offset_8_are_not_safetensors(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Raw float data can hold '{' at offset 8 by chance; only a real JSON header start is claimed."""
-    import json
-
     blob = tmp_path / "weights.bin"
     blob.write_bytes(bytes(range(8)) + b"{\x8f\x12\x00" + bytes(range(200)))
-    out = tmp_path / "r.json"
-    code = run_cli(["scan", str(blob), "--json", str(out)]).code
-    art = json.loads(out.read_text())["artifacts"][0]
-    assert code == 0
+    run = run_cli("scan", str(blob), "--json", "-")
+    art = run.json()["artifacts"][0]
+    assert run.code == 0
     assert art["format"] != "safetensors"
     assert not [f for f in art["findings"] if f["rule_id"].startswith("AS-SFT")]
