@@ -130,3 +130,18 @@ def test_hyperscan_path_finds_exactly_what_re_finds(monkeypatch: pytest.MonkeyPa
     slow = [(m.start, m.end, m.pattern.name, m.redacted) for m in find_secrets(text)]
     assert len(slow) > 100
     assert fast == slow
+
+
+def test_utf16_text_with_bom_is_scanned(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = "[settings]\r\nname = tiny\r\n" + TOKENS["huggingface-token"][0] + "\r\n"
+    (tmp_path / "settings.ini").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    r = run_cli("scan", str(tmp_path), "--json", "-")
+    (art,) = r.json()["artifacts"]
+    assert [(f["rule_id"], f["severity"], f["detail"], f["location"]["offset"]) for f in art["findings"]] == [
+        (
+            "AS-SEC-001",
+            "high",
+            "huggingface-token in utf-16-le text (offsets of its UTF-8 form) at line 3",
+            34,
+        )
+    ]

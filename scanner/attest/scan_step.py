@@ -40,6 +40,9 @@ def _signature_findings(results: tuple[ScanResult, ...], sig: ScanResult) -> tup
         manifest = oms.manifest_from_statement(payload_json(bundle.envelope))
     except (VerificationError, OSError) as exc:
         return [finding("AS-ATT-003", analyzer=ANALYZER, detail=f"{sig.artifact.relpath}: {exc}")], None
+    except Exception as exc:  # hostile content must end as a finding, never as a crash of the scan
+        detail = f"{sig.artifact.relpath}: unreadable signature content ({type(exc).__name__}: {exc})"
+        return [finding("AS-ATT-003", analyzer=ANALYZER, detail=detail[:500])], None
     serialization = manifest.serialization
     if serialization.method != "files":
         return [], f"{serialization.method} signature: shard digests are compared by verify only"

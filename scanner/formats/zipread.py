@@ -337,6 +337,15 @@ def compare_headers(entry: ZipEntry, local: LocalHeader) -> list[ZipProblem]:
                 "header_mismatch", "local header vs central directory: " + "; ".join(differing), entry.name
             )
         )
+    if "\0" in entry.name:
+        problems.append(
+            ZipProblem(
+                "name_mismatch",
+                f"name {entry.name!r} holds a NUL byte: Python's zipfile reads it as "
+                f"{entry.name.split(chr(0))[0]!r}, C readers (miniz, PyTorch) as the whole name",
+                entry.name,
+            )
+        )
     odd = (entry.flags | local.flags) & ~_ORDINARY_FLAGS
     if odd:
         what = "encryption" if odd & FLAG_ENCRYPTED else "unusual"
