@@ -198,6 +198,7 @@ def test_every_format_fixture_gives_a_valid_bom(run_cli) -> None:  # type: ignor
         "model:0:keras",
         "model:0:onnx",
         "model:0:onnx/ext_ok",
+        "model:0:onnx/ext_real",
         "model:0:savedmodel",
         "model:0:savedmodel/benign",
         "model:0:savedmodel/evil",

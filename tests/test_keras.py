@@ -165,3 +165,18 @@ def test_keras_listing_outside_the_probe_is_still_judged(run_cli, tmp_path) -> N
     assert code == 1 and f["severity"] == "critical"
     assert f["location"]["member"] == "config.json"
     assert "(Lambda 'payload')" in f["detail"]
+
+
+def test_zip_directory_claiming_too_many_members_is_not_opened(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import struct
+
+    data = bytearray((KERAS / "benign.keras").read_bytes())
+    eocd = data.rfind(b"PK\x05\x06")
+    struct.pack_into("<HH", data, eocd + 8, 60_000, 60_000)  # entries on this disk, total entries
+    path = tmp_path / "claims.keras"
+    path.write_bytes(bytes(data))
+    code, doc = scan(run_cli, path)
+    art = only_artifact(doc)
+    details = [f["detail"] for f in with_rule(art, "AS-GEN-004") if f["analyzer"] == "keras"]
+    assert code == 1 and art["errors"] == []
+    assert details == [f"zip directory claims 60000 members in {struct.unpack_from('<I', data, eocd + 12)[0]} bytes: not opened"]

@@ -433,3 +433,15 @@ def test_large_text_file_is_not_taken_for_onnx(run_cli, tmp_path: Path) -> None:
     path.write_text("2" + "é" * 60_000 + "\\n")
     _, doc = scan(run_cli, path)
     assert only_artifact(doc)["format"] != "onnx"
+
+
+def test_onnx_saved_external_data_passes(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """onnx.save_model(save_as_external_data=True) output: ranges and paths all check out."""
+    code, doc = scan(run_cli, ONNX / "ext_real")
+    assert code == 0
+    model = next(a for a in doc["artifacts"] if a["path"].endswith("model.onnx"))
+    (info,) = with_rule(model, "AS-ONX-006")
+    assert info["detail"] == "4 tensor(s) read from external file 'model.onnx.data'"
+    assert above_low(model) == []
+    data = (ONNX / "ext_real" / "model.onnx.data").stat().st_size
+    assert model["properties"]["external_data_bytes"] == data

@@ -7,11 +7,20 @@ and hands every member back to the engine (weights ``.h5``, assets) so nothing i
 from __future__ import annotations
 
 import json
+import struct
 import zipfile
 import zlib
 from collections.abc import Iterator
 
-from scanner.formats.interface import HEAD_SIZE, TAIL_SIZE, AnalysisContext, Analyzer, Probe, spool
+from scanner.formats.interface import (
+    HEAD_SIZE,
+    TAIL_SIZE,
+    AnalysisContext,
+    Analyzer,
+    Limits,
+    Probe,
+    spool,
+)
 from scanner.formats.keras_config import judge_config
 from scanner.model import Finding
 from scanner.rulebook import finding
@@ -19,6 +28,34 @@ from scanner.rulebook import finding
 NAME = "keras"
 _MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
 """What reading a damaged member raises (bad CRC, broken deflate stream, unsupported method)."""
+
+
+def directory_claims(probe: Probe) -> tuple[int, int] | None:
+    """``(entries, bytes)`` the zip's end-of-central-directory records claim (ZIP64 too), if in the probe.
+
+    Read before :mod:`zipfile` builds an entry object per member, so a directory claiming millions of
+    members is refused instead of parsed.
+    """
+    data = probe.tail or probe.head
+    at = data.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(data):
+        return None
+    entries, size = struct.unpack_from("<HI", data, at + 10)
+    if entries == 0xFFFF or size == 0xFFFFFFFF:
+        at64 = data.rfind(b"PK\x06\x06", 0, at)
+        if at64 >= 0 and at64 + 56 <= len(data):
+            entries, size = struct.unpack_from("<QQ", data, at64 + 32)
+    return entries, size
+
+
+def _directory_too_large(probe: Probe, limits: Limits) -> str | None:
+    claims = directory_claims(probe)
+    if claims is None:
+        return None
+    entries, size = claims
+    if entries > limits.max_members or size > limits.max_structure_bytes:
+        return f"zip directory claims {entries} members in {size} bytes"
+    return None
 
 
 def _unsafe_name(name: str) -> bool:
@@ -41,6 +78,11 @@ class KerasArchiveAnalyzer(Analyzer):
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         ctx.set_property("framework", "keras")
+        too_large = _directory_too_large(ctx.probe, ctx.limits)
+        if too_large:
+            ctx.not_analyzed(ctx.member, too_large)
+            yield finding("AS-GEN-004", analyzer=NAME, detail=f"{too_large}: not opened")
+            return
         with ctx.open() as stream:
             try:
                 archive = zipfile.ZipFile(stream)
@@ -163,6 +205,8 @@ class KerasConfigInZipAnalyzer(Analyzer):
         )
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
+        if _directory_too_large(ctx.probe, ctx.limits):
+            return  # the zip analyzer reports the limit
         with ctx.open() as stream:
             try:
                 archive = zipfile.ZipFile(stream)
