@@ -8,7 +8,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from scanner.formats.zipread import Inflater, ZipFormatError, link_escapes, read_directory, window
+from scanner.formats._byte_range import byte_range as window
+from scanner.formats.zipread import Inflater, ZipFormatError, link_escapes, read_directory
 from tests.conftest import FIXTURES
 
 ARC = FIXTURES / "archives"

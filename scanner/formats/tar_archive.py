@@ -14,9 +14,9 @@ import tarfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from scanner.formats._byte_range import byte_range
 from scanner.formats._containers import check_link, check_name, scan_member
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
-from scanner.formats.zipread import window
 from scanner.model import Finding
 from scanner.rulebook import finding
 
@@ -176,7 +176,7 @@ class TarAnalyzer(Analyzer):
         self, ctx: AnalysisContext, stream: BinaryIO, name: str, offset: int, size: int
     ) -> Iterator[Finding]:
         """Give a regular member's bytes to the engine."""
-        with window(stream, offset, size) as view:
+        with byte_range(stream, offset, size) as view:
             yield from scan_member(ctx, self.name, name, view, size)
 
     def _trailer(self, ctx: AnalysisContext, stream: BinaryIO, offset: int) -> Iterator[Finding]:
@@ -216,7 +216,7 @@ class PyTorchTarAnalyzer(TarAnalyzer):
         if name in ("storages", "tensors"):
             from scanner.formats._torch_tar import split_member
 
-            with window(stream, offset, size) as view:
+            with byte_range(stream, offset, size) as view:
                 try:
                     pieces = split_member(view, size, tensors=name == "tensors")
                 except Exception:  # an unexpected layout: the member is handed on whole below
@@ -230,5 +230,5 @@ class PyTorchTarAnalyzer(TarAnalyzer):
                 continue
             label = f"{name}#{count}" if piece.kind == "pickle" else f"{name}/data/{count}"
             count += 1
-            with window(stream, offset + piece.offset, piece.length) as view:
+            with byte_range(stream, offset + piece.offset, piece.length) as view:
                 yield from scan_member(ctx, self.name, label, view, piece.length)
