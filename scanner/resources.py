@@ -7,6 +7,7 @@ checkout (editable install) the same files are read from the project root.
 from __future__ import annotations
 
 import functools
+import os
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,3 +74,9 @@ def load_rules_file(name: str) -> Any:
 def rules_files() -> list[str]:
     """Names of every YAML file under ``rules/``, sorted."""
     return sorted(n.name for n in rules_dir().iterdir() if n.name.endswith((".yaml", ".yml")))
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/artifact-scanner`` (``~/.cache/artifact-scanner`` by default)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "artifact-scanner"
