@@ -103,9 +103,13 @@ def time_scan(path: Path) -> float:
 
 
 def time_command(cmd: list[str]) -> float | None:
+    # byte-code caching on, as for any installed package (some sandboxes set PYTHONDONTWRITEBYTECODE)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     start = time.perf_counter()
     try:
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=3600)
+        subprocess.run(
+            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, timeout=3600, env=env
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         print(f"  {cmd[0]}: {exc}")
         return None
@@ -125,23 +129,32 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="pickle-bench-"))
     try:
         dirs = build_corpus(root, args.small, args.large_mb)
+        one = root / "one.pkl"
+        one.write_bytes(pickle.dumps({"w": [1.0, 2.0]}, protocol=4))
+        peers = Path(args.peers)
+        commands = {"artifact-scanner CLI": [sys.executable, "-m", "scanner", "scan"]}
+        if (peers / "picklescan").exists():
+            commands["picklescan CLI"] = [str(peers / "picklescan"), "--path"]
+        if (peers / "modelscan").exists():
+            commands["modelscan CLI"] = [str(peers / "modelscan"), "-p"]
+        startup: dict[str, float] = {}
+        print("start-up (one tiny pickle, best of 3):")
+        for label, cmd in commands.items():
+            runs = [t for t in (time_command([*cmd, str(one)]) for _ in range(3)) if t is not None]
+            if runs:
+                startup[label] = min(runs)
+                print(f"  {label:<24} {startup[label]:8.3f} s")
         for name, path in zip(("many small", "few large"), dirs, strict=True):
             files, size = corpus_size(path)
             print(f"{name}: {files} files, {size / 1e6:.1f} MB")
             report("engine (in process)", files, size, time_engine(path))
             report("scan (in process)", files, size, time_scan(path))
-            ours = time_command([sys.executable, "-m", "scanner", "scan", str(path)])
-            if ours is not None:
-                report("artifact-scanner CLI", files, size, ours)
-            peers = Path(args.peers)
-            if (peers / "picklescan").exists():
-                t = time_command([str(peers / "picklescan"), "--path", str(path)])
+            for label, cmd in commands.items():
+                t = time_command([*cmd, str(path)])
                 if t is not None:
-                    report("picklescan CLI", files, size, t)
-            if (peers / "modelscan").exists():
-                t = time_command([str(peers / "modelscan"), "-p", str(path)])
-                if t is not None:
-                    report("modelscan CLI", files, size, t)
+                    report(label, files, size, t)
+                    if label in startup and t > startup[label]:
+                        report("  minus start-up", files, size, t - startup[label])
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"peak RSS of the in-process runs: {peak:.0f} MiB")
     finally:

@@ -102,7 +102,7 @@ def timed(cmd: list[str]) -> tuple[float, int, int, float]:
 
 def report(label: str, seconds: float, code: int, rss: int, cpu: float, files: int, size: int) -> None:
     print(
-        f"{label:34} {seconds:7.2f} s {files / seconds:9.0f} files/s {size / seconds / 1e6:9.1f} MB/s "
+        f"{label:38} {seconds:7.2f} s {files / seconds:9.0f} files/s {size / seconds / 1e6:9.1f} MB/s "
         f"{cpu:6.2f} s CPU {rss / 1024:7.0f} MiB peak  exit {code}",
         flush=True,
     )
@@ -144,6 +144,7 @@ def main() -> int:
                 ("artifact-scanner (auto)", []),
                 ("artifact-scanner --workers threads", ["--workers", "threads"]),
                 ("artifact-scanner --jobs 1", ["--jobs", "1"]),
+                ("artifact-scanner --workers processes", ["--workers", "processes"]),
             ):
                 cmd = [py, "-m", "scanner", "scan", str(directory), "--json", str(out)]
                 report(label, *timed(cmd + flags), n, size)

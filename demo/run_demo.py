@@ -6,6 +6,7 @@ outcome, 1 otherwise.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -24,27 +25,23 @@ def step(title: str, argv: list[str], expected: int) -> bool:
     return ok
 
 
+def critical_calls(result_json: Path) -> list[str]:
+    """``module.qualname`` of every critical pickle call finding in a stored JSON result."""
+    data = json.loads(result_json.read_text(encoding="utf-8"))
+    return [
+        f"{f['extra'].get('module')}.{f['extra'].get('qualname')}"
+        for artifact in data["artifacts"]
+        for f in artifact["findings"]
+        if f["rule_id"] == "AS-PKL-001" and f["severity"] == "critical"
+    ]
+
+
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     vendor = str(DEMO / "vendor-model")
     leaky = str(DEMO / "leaky-model")
+    malicious = str(DEMO / "malicious-model")
     results = [
-        # --- reports (issue 5): the intake review of the whole demo drop, for people and code scanning ---
-        step(
-            "review report of both models: HTML for people, SARIF for code scanning (expect fail)",
-            [
-                "scan",
-                vendor,
-                leaky,
-                "--reproducible",
-                "--html",
-                str(OUT / "report.html"),
-                "--sarif",
-                str(OUT / "scan.sarif"),
-            ],
-            1,
-        ),
-        # --- end reports ---
         step("hash the vendor model", ["hash", vendor, "--format", "json"], 0),
         step(
             "scan the benign vendor model (expect pass)",
@@ -56,13 +53,21 @@ def main() -> int:
             ["scan", leaky, "--reproducible", "--json", str(OUT / "leaky-model.json")],
             1,
         ),
+        step(
+            "scan a PyTorch checkpoint whose pickle runs a command (expect fail)",
+            ["scan", malicious, "--reproducible", "--json", str(OUT / "malicious-model.json")],
+            1,
+        ),
     ]
+    calls = critical_calls(OUT / "malicious-model.json")
+    print(f"--> critical calls found in the malicious model: {', '.join(calls) or 'NONE'}")
+    results.append(bool(calls))
     # --- BOM, attestations and model signature (issue 6) ---
     key = OUT / "demo-signing"
     for suffix in (".key", ".pub"):
         Path(f"{key}{suffix}").unlink(missing_ok=True)
     results += [
-        step("make a signing key pair", ["keygen", "--output", str(key)], 0),
+        step("make a throwaway signing key pair under build/", ["keygen", "--output", str(key)], 0),
         step(
             "scan with a CycloneDX ML-BOM and signed attestations",
             [
@@ -95,8 +100,27 @@ def main() -> int:
         ),
     ]
     # --- end BOM, attestations and model signature ---
+    # --- reports (issue 5): the intake review of the whole demo drop, for people and code scanning ---
+    results.append(
+        step(
+            "review report of the whole drop: HTML for people, SARIF for code scanning (expect fail)",
+            [
+                "scan",
+                vendor,
+                leaky,
+                malicious,
+                "--reproducible",
+                "--html",
+                str(OUT / "report.html"),
+                "--sarif",
+                str(OUT / "scan.sarif"),
+            ],
+            1,
+        )
+    )
+    # --- end reports ---
     passed = sum(results)
-    print(f"\ndemo: {passed} of {len(results)} steps as expected; outputs in {OUT.relative_to(ROOT)}/")
+    print(f"\ndemo: {passed} of {len(results)} checks as expected; outputs in {OUT.relative_to(ROOT)}/")
     return 0 if all(results) else 1
 
 

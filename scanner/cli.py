@@ -36,8 +36,14 @@ class UsageError(Exception):
     """Bad command-line usage (exit 2)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser with every discovered command."""
+def _command_modules() -> list[str]:
+    """Names of the command modules (one command each, named as its module)."""
+    names = (info.name for info in pkgutil.iter_modules(commands_pkg.__path__))
+    return sorted(name for name in names if not name.startswith("_"))
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with ``command`` only (start-up imports just what it needs), or with every command."""
     parser = _Parser(
         prog="artifact-scanner",
         description="Decide whether an ML artifact is safe to release, "
@@ -46,19 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"artifact-scanner {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    for info in sorted(pkgutil.iter_modules(commands_pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{commands_pkg.__name__}.{info.name}")
+    names = _command_modules()
+    for name in [command] if command in names else names:
+        module = importlib.import_module(f"{commands_pkg.__name__}.{name}")
         module.register(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (never raises for user errors)."""
-    parser = build_parser()
+    arguments = list(argv) if argv is not None else sys.argv[1:]
+    parser = build_parser(arguments[0] if arguments else None)
     try:
-        args = parser.parse_args(list(argv) if argv is not None else None)
+        args = parser.parse_args(arguments)
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE

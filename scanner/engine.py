@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, BinaryIO
 
+from scanner.formats._byte_range import byte_range
 from scanner.formats.interface import AnalysisContext, Limits, ScanBudget, make_probe
 from scanner.formats.registry import select_analyzers
 from scanner.hashing import CHUNK_SIZE, HashError, hash_file, hash_stream
@@ -79,43 +80,11 @@ def timestamp(reproducible: bool) -> str:
     return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class _SharedView(io.RawIOBase):
-    """An independent read position over a shared seekable stream (closing it leaves the stream open)."""
-
-    def __init__(self, base: BinaryIO, size: int) -> None:
-        self._base = base
-        self._size = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        want = min(len(buffer), self._size - self._pos)
-        if want <= 0:
-            return 0
-        self._base.seek(self._pos)
-        data = self._base.read(want)
-        n = len(data)
-        buffer[:n] = data
-        self._pos += n
-        return n
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-
 def _view_opener(base: BinaryIO, size: int) -> Callable[[], BinaryIO]:
+    """Opens independent read positions over a shared seekable stream (closing one leaves it open)."""
+
     def opener() -> BinaryIO:
-        return io.BufferedReader(_SharedView(base, size), 1 << 16)
+        return byte_range(base, 0, size)
 
     return opener
 

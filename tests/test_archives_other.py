@@ -40,9 +40,11 @@ def test_legacy_torch_tar_members_handed_on(run_cli) -> None:  # type: ignore[no
     _, art = scan(run_cli, ARC / "legacy_torch.tar")
     assert art["format"] == "pytorch-tar"
     assert art["properties"]["framework"] == "pytorch"
-    for member in ("sys_info", "pickle", "tensors", "storages"):
+    for member in ("sys_info", "pickle", "tensors#0", "storages#0", "storages/data/2"):
         assert handed_on(art, member)
-    assert [f for f in art["findings"] if f["severity"] not in ("info", "low")] == []
+    # The container itself is clean (no names, links or limits to report); how the pickle family
+    # judges the raw data interleaved with pickles in storages/tensors is its own concern.
+    assert [f for f in art["findings"] if f["rule_id"].startswith(("AS-ARC", "AS-GEN"))] == []
 
 
 def _tar(members: list[tuple[str, bytes]]) -> bytes:
@@ -197,3 +199,32 @@ def test_mutated_containers_give_findings_not_errors(run_cli, tmp_path: Path) ->
             (art,) = r.json()["artifacts"]
             mine = [e for e in art["errors"] if e["analyzer"] in CONTAINER_ANALYZERS]
             assert mine == [], (source.name, mine)
+
+
+def test_encrypted_7z_is_reported_not_clean(run_cli) -> None:  # type: ignore[no-untyped-def]
+    code, art = scan(run_cli, ARC / "encrypted.7z")
+    assert code == 1
+    (hit,) = by_rule(art, "AS-ARC-011")
+    assert hit["severity"] == "medium" and "encrypted" in hit["detail"]
+    assert {"member": None, "reason": "encrypted 7z members"} in art["coverage"]["not_analyzed"]
+
+
+def test_windows_style_traversal_names() -> None:
+    from scanner.formats.zipread import link_escapes, unsafe_member_name
+
+    assert unsafe_member_name("..\\..\\Windows\\evil.dll") == "'..' component"
+    assert unsafe_member_name("C:\\evil.dll") == "drive-letter path"
+    assert unsafe_member_name("\\\\server\\share\\x") == "absolute path"
+    assert unsafe_member_name("a/..b/c") is None
+    assert link_escapes("dir\\link", "..\\..\\x")
+
+
+def test_gzip_member_named_from_its_header(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "upload.bin"
+    raw = io.BytesIO()
+    with gzip.GzipFile(filename="../../model.pkl", mode="wb", fileobj=raw, mtime=0) as gz:
+        gz.write(b"token " + ("hf_" + "HeaderNamedToken0123456789abcdefghij").encode() + b"\n")
+    path.write_bytes(raw.getvalue())
+    _, art = scan(run_cli, path)
+    (secret,) = by_rule(art, "AS-SEC-001")
+    assert secret["location"]["member"] == "model.pkl"

@@ -50,9 +50,43 @@ def test_pickle_inside_wrappers(run_cli, name: str, member: str) -> None:  # typ
     assert hit["evidence"] == "posix.system"
 
 
-@pytest.mark.parametrize("name", ["torch_state_dict.pt", "legacy_torch.tar", "arrays.npz", "arrays_compressed.npz"])
+@pytest.mark.parametrize("name", ["torch_state_dict.pt", "arrays.npz", "arrays_compressed.npz"])
 def test_benign_containers_pass(run_cli, name: str) -> None:  # type: ignore[no-untyped-def]
     code, art = scan(run_cli, ARC / name)
     assert code == 0, art["findings"]
     assert [f for f in art["findings"] if f["severity"] not in ("info", "low")] == []
     assert not any(n["reason"] == "no analyzer recognises this content" for n in art["coverage"]["not_analyzed"])
+
+
+def test_legacy_torch_tar_split_as_torch_reads_it(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """storages/tensors interleave pickles and raw data: each pickle and each storage is its own member."""
+    code, art = scan(run_cli, ARC / "legacy_torch.tar")
+    assert art["format"] == "pytorch-tar"
+    # the legacy tensor types (torch.FloatTensor ...) it names are allowlisted: a default scan passes
+    assert code == 0, art["findings"]
+    analyzed = art["coverage"]["analyzed"]
+    assert {"pickle:storages#0", "pickle:storages#1", "tensor-storage:storages/data/2"} <= set(analyzed)
+    assert {"pickle:tensors#0", "pickle:tensors#1"} <= set(analyzed)
+    assert by_rule(art, "AS-PKL-008") == []  # no raw bytes mistaken for junk between pickles
+    assert not [f for f in art["findings"] if f["rule_id"].startswith(("AS-ARC", "AS-GEN"))]
+
+
+def test_legacy_torch_tar_hostile_storages(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import tarfile
+
+    evil = b"\x80\x02cposix\nsystem\nq\x00X\x0b\x00\x00\x00echo pwned!q\x01\x85q\x02Rq\x03."
+    storages = b"\x80\x02K\x01." + evil + (6).to_bytes(8, "little") + bytes(24) + b"\x80\x02]q\x00."
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in (("sys_info", b"\x80\x02}q\x00."), ("storages", storages)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    path = tmp_path / "evil_legacy.tar"
+    path.write_bytes(buf.getvalue())
+    code, art = scan(run_cli, path)
+    assert code == 1 and art["format"] == "pytorch-tar"
+    hit = pkl(art)
+    assert hit["location"]["member"].startswith("storages")
+    assert hit["evidence"] == "posix.system"

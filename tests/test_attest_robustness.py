@@ -137,3 +137,58 @@ def test_deeply_nested_bundle_and_card_do_not_crash(run_cli, tmp_path: Path, key
     bom = run_cli("bom", str(model), "--reproducible")
     assert bom.code == 0, bom.err
     assert '"value": "license,datasets,metrics,limitations,intended_use"' in bom.out
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        {"_type": "https://in-toto.io/Statement/v1", "subject": "x", "predicateType": "p", "predicate": {}},
+        {"_type": "https://in-toto.io/Statement/v1", "subject": [1, 2], "predicateType": "p"},
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "a", "digest": "abc"}],
+            "predicateType": "p",
+        },
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "m", "digest": {"sha256": "00"}}],
+            "predicateType": "https://model_signing/signature/v1.0",
+            "predicate": {"serialization": [], "resources": 5},
+        },
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "m", "digest": []}],
+            "predicateType": "https://model_signing/signature/v1.0",
+            "predicate": {"serialization": {"method": "files", "hash_type": "sha256"}, "resources": 5},
+        },
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "m", "digest": []}],
+            "predicateType": "https://model_signing/Digests/v0.1",
+        },
+    ],
+    ids=[
+        "subject-string",
+        "subject-ints",
+        "digest-string",
+        "serialization-list",
+        "resources-int",
+        "compat-bad",
+    ],
+)
+def test_hostile_statement_shapes_fail_without_crashing(
+    run_cli, tmp_path: Path, keypair, statement: dict
+) -> None:  # type: ignore[no-untyped-def, type-arg]
+    from scanner.attest.signers import KeySigner
+
+    model = copy_model(tmp_path)
+    sig = model / "model.sig"
+    sig.write_text(KeySigner(keypair[0]).sign_statement(json.dumps(statement).encode()))
+    result = run_cli("verify", str(model), "--bundle", str(sig), "--key", str(keypair[1]))
+    assert result.code == 1
+    assert "verification FAILED" in result.err
+    scanned = run_cli("scan", str(model), "--json", "-")
+    assert scanned.code in (0, 1)
+    rules = {f["rule_id"] for a in scanned.json()["artifacts"] for f in a["findings"]}
+    if statement["predicateType"].startswith("https://model_signing/"):
+        assert "AS-ATT-003" in rules

@@ -169,3 +169,20 @@ def test_keyless_round_trip_online(run_cli, tmp_path: Path) -> None:  # type: ig
         os.environ["ARTIFACT_SCANNER_TEST_ISSUER"],
     )
     assert ok.code == 0, ok.err
+
+
+def test_attestation_of_several_roots_verifies_each_root(run_cli, tmp_path: Path, keypair) -> None:  # type: ignore[no-untyped-def]
+    key, pub = keypair
+    first, second = copy_model(tmp_path, "first"), copy_model(tmp_path, "second")
+    (second / "extra.txt").write_text("only in the second model")
+    out = tmp_path / "both.jsonl"
+    assert run_cli("scan", str(first), str(second), "--attest", str(out), "--key", str(key)).code == 0
+    names = {s["name"] for s in _statements(out)[0]["subject"]}
+    assert {"first/config.json", "second/extra.txt"} <= names
+    for root in (first, second):
+        ok = run_cli("verify", str(root), "--bundle", str(out), "--key", str(pub))
+        assert ok.code == 0, ok.err
+    (first / "extra.txt").write_text("smuggled")
+    bad = run_cli("verify", str(first), "--bundle", str(out), "--key", str(pub))
+    assert bad.code == 1
+    assert "extra (unsigned): extra.txt" in bad.err

@@ -238,3 +238,26 @@ def test_task_recorded_by_the_config_analyzer(run_cli, tmp_path: Path) -> None: 
     assert "pkg:pypi/transformers@4.30.0" in {
         c["purl"] for c in _bom(run_cli, str(model))["components"] if c["type"] == "library"
     }
+
+
+def test_hugging_face_cache_snapshot_is_one_model(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """A hub cache lists each file twice (snapshots/REV/name -> ../../blobs/HASH): the BOM names the
+    repository and revision, and does not list the blobs again."""
+    cache = FIXTURES / "hf" / "hub-cache"
+    bom = _bom(run_cli, str(cache))
+    (model,) = _models(bom)
+    assert model["name"] == "acme/tiny-remote"
+    assert model["version"] == "4f2c1f0a9d8e7b6c5a4f3e2d1c0b9a8f7e6d5c4b"
+    names = sorted(f["name"].rsplit("/", 1)[1] for f in model["components"])
+    assert names == sorted(
+        [
+            "config.json",
+            "configuration_tiny.py",
+            "helpers.py",
+            "model.safetensors",
+            "modeling_tiny.py",
+            "tokenizer_config.json",
+        ]
+    )
+    everything = json.dumps(bom)
+    assert "/blobs/" not in everything

@@ -157,3 +157,11 @@ def test_secret_shaped_module_name_is_redacted_everywhere(run_cli, tmp_path: Pat
     (art,) = r.json()["artifacts"]
     assert {f["rule_id"] for f in art["findings"]} >= {"AS-HF-001", "AS-HF-005", "AS-SEC-001"}
     assert art["properties"]["remote_code_files"] == ["[REDACTED huggingface-token: hf_z… (37 chars)].py"]
+
+
+def test_many_malformed_references_are_capped(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "config.json").write_text(json.dumps({"auto_map": {f"Auto{i}": 42 for i in range(500)}}))
+    _, arts = _scan(run_cli, tmp_path)
+    found = _findings(arts["config.json"])
+    assert len(found) == 51 and all(r == "AS-HF-004" for r, _, _ in found)
+    assert ("AS-HF-004", "medium", "450 more entries not understood (the first 50 are listed)") in found

@@ -13,16 +13,16 @@ import pytest
 
 from scanner.engine import ScanOptions, scan_paths
 from scanner.model import ScanReport
-from scanner.parallel import PROCESS_MIN_FILES, _context, plan, usable_cores
+from scanner.parallel import _context, plan, process_threshold, usable_cores
 from tests.conftest import FIXTURES
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every committed fixture, copied twice under different names (more files than PROCESS_MIN_FILES)."""
+    """The committed fixtures of several areas, copied twice under different names."""
     root = tmp_path_factory.mktemp("corpus")
     for copy in ("a", "b"):
-        for sub in ("foundation", "demo", "formats_b"):
+        for sub in ("foundation", "demo", "formats_b", "pickle", "archives"):
             shutil.copytree(FIXTURES / sub, root / copy / sub)
     return root
 
@@ -49,9 +49,13 @@ def test_plan_uses_every_core_and_never_fork() -> None:
     assert plan(1, None, "auto") == ("serial", 1)
     assert plan(10, 1, "processes") == ("serial", 1)
     assert plan(3, 8, "threads") == ("threads", 3)
-    assert plan(PROCESS_MIN_FILES, 2, "auto") == ("processes", 2)
-    assert plan(PROCESS_MIN_FILES - 1, 2, "auto") == ("threads", 2)
+    assert process_threshold(2) == 6000 and 3000 < process_threshold(8) < process_threshold(4) < 6000
+    assert plan(6000, 2, "auto") == ("processes", 2)
+    assert plan(5999, 2, "auto", large_files=2) == ("threads", 2)
+    assert plan(5999, 2, "auto", large_files=1) == ("serial", 1)
     assert plan(10_000, None, "processes") == ("processes", usable_cores())
+    with pytest.raises(ValueError, match="workers must be one of auto, threads, processes"):
+        plan(10, 2, "fork")
     method = _context().get_start_method()
     assert method in {"forkserver", "spawn"} and method in multiprocessing.get_all_start_methods()
 

@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 
 from scanner.pickles.reader import INLINE_CAP, Blob, PickleReader
-from tests.pickle_helpers import find, scan_json
+from tests.pickle_helpers import find, findings, scan_json
 
 
 def test_huge_claimed_binbytes8_is_truncation_not_allocation(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -120,3 +120,21 @@ def test_mutated_pickles_never_crash_the_analyzers(tmp_path: Path) -> None:
         path.write_bytes(bytes(data))
         result = scan_artifact(Artifact(str(path), str(path), str(tmp_path), path.name, len(data)), ScanOptions())
         assert result.errors == (), (i, result.errors)
+
+
+def test_large_protocol0_pickle_with_a_late_import_is_claimed(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    filler = b"S'padding padding padding'\n0" * 4000  # ~108 KiB of strings popped right away
+    pkl = tmp_path / "late.pkl"
+    pkl.write_bytes(filler + b"cos\nsystem\n(S'true'\ntR.")
+    data = scan_json(run_cli, str(pkl), expect=1)
+    assert data["artifacts"][0]["format"] == "pickle"
+    assert find(data, "AS-PKL-001", "os.system")["location"]["offset"] == len(filler)
+
+
+def test_millions_of_containers_hit_the_value_limit(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pkl = tmp_path / "dicts.pkl"
+    pkl.write_bytes(b"\x80\x04]\x94(" + b"}" * 3_500_000 + b"e.")
+    data = scan_json(run_cli, str(pkl), expect=1)
+    f = find(data, "AS-GEN-004")
+    assert f["severity"] == "medium" and "values built by one pickle" in f["detail"]
+    assert not [x for x in findings(data) if x["rule_id"] == "AS-PKL-008"]  # no junk reported past a limit

@@ -96,6 +96,15 @@ def test_technique_is_caught(run_cli, name: str) -> None:  # type: ignore[no-unt
     assert find(data, rule, dotted)["severity"] == severity
 
 
+def test_build_is_attributed_to_the_object_it_sets_state_on(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pkl = tmp_path / "build.pkl"
+    # os.system('true') then BUILD with {'x': 'y'}: the state goes to the call's result
+    pkl.write_bytes(b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c\x04true\x85R}\x8c\x01x\x8c\x01ysb.")
+    data = scan_json(run_cli, str(pkl), expect=1)
+    chain = find(data, "AS-PKL-001", "os.system")["extra"]["call_chain"]
+    assert chain == ["os.system('true')", "os.system('true').__setstate__({'x': 'y'})"]
+
+
 def test_memo_and_build_trick_is_a_dynamic_import(run_cli) -> None:  # type: ignore[no-untyped-def]
     data = scan_json(run_cli, str(HOSTILE / "build_setattr_global.pkl"), expect=1)
     dynamic = find(data, "AS-PKL-002")
@@ -177,3 +186,40 @@ def test_policy_allowed_globals_let_an_organisation_class_through(run_cli, tmp_p
     policy.write_text("version: 1\nallowed_globals: ['mycoq:Model']\n")
     result = run_cli("scan", str(pkl), "--policy", str(policy), "--json", "-")
     assert result.code == 0 and not findings(result.json())
+
+
+def test_decompiled_code_is_redacted(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    token = "ghp_" + "FakeGithubTokenForTests0123456789abc"
+    arg = f"curl -H 'Authorization: token {token}' http://127.0.0.1/".encode()
+    pkl = tmp_path / "leak.pkl"
+    pkl.write_bytes(b"\x80\x04\x8c\x02os\x8c\x06system\x93\x8c" + bytes([len(arg)]) + arg + b"\x85R.")
+    result = run_cli("scan", str(pkl), "--json", "-")
+    f = find(result.json(), "AS-PKL-001", "os.system")
+    assert "[REDACTED" in f["extra"]["decompiled"] and "[REDACTED" in f["extra"]["call_chain"][0]
+    assert "FakeGithubTokenForTests" not in result.out
+
+
+def test_allowlist_never_holds_dangerous_builtins_and_wins_over_the_denylist() -> None:
+    from scanner.pickles.policy import judge, pickle_policy
+
+    policy = pickle_policy()
+    forbidden = {"getattr", "setattr", "eval", "exec", "compile", "open", "__import__", "globals", "vars"}
+    assert not [n for m, n in policy.allowed if m in ("builtins", "__builtin__") and n in forbidden]
+    # narrow exceptions inside denied modules (TorchScript list builders) stay allowed
+    assert judge("torch.jit._pickle", "build_intlist").allowed
+    assert judge("torch.jit", "load").rule_id == "AS-PKL-001"
+    assert all(entry.reason and entry.family for entry in policy.denied.values())
+
+
+def test_both_readings_of_a_straddled_frame_are_reported_once(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    call = b"\x8c\x02os\x8c\x06system\x93\x8c\x04true\x85R0"  # os.system('true'), POP
+    hidden = b"0\x8c\x08builtins\x8c\x03len\x93\x8c\x03abc\x85R."
+    body = call + b"\x8e" + (2 + len(hidden)).to_bytes(2, "little")
+    pkl = tmp_path / "both.pkl"
+    pkl.write_bytes(b"\x80\x04\x95" + len(body).to_bytes(8, "little") + body + bytes(8) + hidden + b".")
+    data = scan_json(run_cli, str(pkl), expect=1)
+    system = [f for f in findings(data) if f.get("extra", {}).get("qualname") == "system"]
+    assert len(system) == 1 and system[0]["severity"] == "critical"
+    stack_global = 11 + len(body) + 8 + 1 + 10 + 5  # after the frame, the 8 zeros, POP and two strings
+    assert find(data, "AS-PKL-004", "builtins.len")["location"]["offset"] == stack_global
+    assert find(data, "AS-PKL-009")["severity"] == "medium"

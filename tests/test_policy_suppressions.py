@@ -198,3 +198,22 @@ def test_fingerprint_suppression_silences_one_finding_only(run_cli, tmp_path: Pa
     assert r.code == 1
     state = {a["relpath"]: a["findings"][0].get("suppressed_by") for a in r.json()["artifacts"]}
     assert state == {"a.safetensors": None, "b.safetensors": "test token, revoked"}
+
+
+def test_findings_of_later_scan_steps_are_suppressible(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Suppressions apply after every step that adds findings (here the model-signature step)."""
+    model = tmp_path / "model"
+    shutil.copytree(FIXTURES / "demo" / "vendor-model", model)
+    required = "required_checks: [signature]\n"
+    r = run_cli("scan", str(model), "--policy", write_policy(tmp_path, required), "--json", "-")
+    assert r.code == 1
+    unsigned = [f for a in r.json()["artifacts"] for f in a["findings"] if f["rule_id"] == "AS-ATT-001"]
+    assert len(unsigned) == 1 and "suppressed_by" not in unsigned[0]
+    body = required + (
+        "suppressions:\n  - {rule: AS-ATT-001, reason: signed at publication, owner: release-team}\n"
+    )
+    r = run_cli("scan", str(model), "--policy", write_policy(tmp_path, body), "--json", "-")
+    assert r.code == 0
+    (silenced,) = [f for a in r.json()["artifacts"] for f in a["findings"] if f["rule_id"] == "AS-ATT-001"]
+    assert silenced["suppressed_by"] == "signed at publication"
+    assert not [a for a in r.json()["artifacts"] if a["format"] == "policy"]  # used, so no AS-POL-002

@@ -86,6 +86,7 @@ def drop(tmp_path: Path) -> Path:
     shutil.copy(FIXTURES / "formats_b" / "keras" / "lambda_nested.keras", d / "lambda_nested.keras")
     shutil.copy(FIXTURES / "formats_b" / "onnx" / "ext_ok" / "weights.bin", d / "weights.bin")
     shutil.copy(FIXTURES / "deps" / "vulnerable" / "requirements.txt", d / "requirements.txt")
+    shutil.copy(FIXTURES / "pickle" / "hostile" / "call_os_system.pkl", d / "call_os_system.pkl")
     return d
 
 
@@ -130,6 +131,12 @@ def test_html_report_in_chromium(run_cli, drop: Path, tmp_path: Path) -> None:  
     )
     assert len(dom.by_class("vulnerability")) == sum(1 for f in findings if "vulnerability_id" in f.get("extra", {}))
     assert dom.by_class("vulnerability")
+    # the code unpickling would run, decompiled by the pickle engine (never executed)
+    (pickled,) = [f for a in doc["artifacts"] if a["relpath"] == "call_os_system.pkl" for f in a["findings"]]
+    assert pickled["rule_id"] == "AS-PKL-001" and pickled["severity"] == "critical"
+    blocks = dom_text.split('<pre class="decompiled"><code>')[1:]
+    assert pickled["extra"]["decompiled"].startswith("from os import system")
+    assert pickled["extra"]["decompiled"] in [b.split("</code></pre>", 1)[0] for b in blocks]
     # secrets redacted, not analyzed parts listed with their reason
     assert FAKE_AWS not in dom_text and "REDACTED aws-access-key-id" in dom.text()
     assert len(dom.by_class("not-analyzed")) >= 1
@@ -148,7 +155,7 @@ def test_html_shows_decompiled_code_escaped_and_redacted(drop: Path, tmp_path: P
     dom = Dom(render_in_chromium(out, tmp_path, ROOT / "build" / "report-decompiled.png"))
     assert "script" not in {t for t, _ in dom.elements}
     pres = [a for t, a in dom.elements if t == "pre" and a.get("class") == "decompiled"]
-    assert len(pres) == 2  # ours and the Keras Lambda's recovered strings
+    assert len(pres) == 3  # ours, the Keras Lambda's recovered strings and the pickle's decompiled code
     text = dom.text()
     assert "from os import system" in text and "</code></pre><script>alert(1)</script>" in text
     assert FAKE_AWS not in text and "REDACTED aws-access-key-id" in text

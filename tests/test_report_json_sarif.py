@@ -26,6 +26,11 @@ MIXED = [
     FIXTURES / "formats_b",
     FIXTURES / "deps" / "model",
     FIXTURES / "deps" / "vulnerable",
+    FIXTURES / "pickle",
+    FIXTURES / "archives",
+    FIXTURES / "hf",
+    FIXTURES / "safetensors",
+    FIXTURES / "secrets",
 ]
 
 
@@ -131,13 +136,15 @@ def test_reproducible_outputs_are_byte_identical_and_carry_no_tmp_path(
     monkeypatch.chdir(tmp_path)
     outputs = []
     for run in range(2):
-        r = run_cli("scan", "model", "--reproducible", "--json", f"r{run}.json", "--sarif", f"r{run}.sarif")
+        r = run_cli(
+            "scan", "model", "--reproducible", "--json", f"r{run}.json", "--sarif", f"r{run}.sarif", "--html", f"r{run}.html"
+        )
         assert r.code == 1
-        outputs.append(((tmp_path / f"r{run}.json").read_bytes(), (tmp_path / f"r{run}.sarif").read_bytes()))
+        outputs.append(tuple((tmp_path / f"r{run}.{ext}").read_bytes() for ext in ("json", "sarif", "html")))
     assert outputs[0] == outputs[1]
     for blob in outputs[0]:
         assert str(tmp_path).encode() not in blob
-        assert b'"1970-01-01T00:00:00Z"' in blob
+        assert b"1970-01-01T00:00:00Z" in blob
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     r = run_cli("scan", "model", "--json", "-")
     assert r.json()["generated_at"] == "2023-11-14T22:13:20Z"
@@ -200,3 +207,25 @@ def test_sarif_to_stdout_and_one_stdout_output_only(run_cli) -> None:  # type: i
     assert "verdict: FAIL" in r.err
     r = run_cli("scan", str(LEAKY), "--sarif", "-", "--json", "-")
     assert r.code == 2 and "only one of --json, --sarif, --html, --bom may be '-'" in r.err and r.out == ""
+
+
+def test_unwritable_output_is_exit_2(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for flag in ("--html", "--sarif", "--json"):
+        r = run_cli("scan", str(LEAKY), flag, str(tmp_path))  # a directory
+        assert r.code == 2 and f"cannot write {tmp_path}" in r.err
+
+
+def test_no_output_carries_a_secret(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every renderer's output, searched with the scanner's own patterns, holds redacted forms only."""
+    from scanner.secret_scan import find_secrets
+
+    out = {ext: tmp_path / f"r.{ext}" for ext in ("json", "sarif", "html")}
+    roots = [FIXTURES / "secrets", FIXTURES / "demo", FIXTURES / "foundation", FIXTURES / "formats_b" / "onnx"]
+    r = run_cli("scan", *map(str, roots), *(x for ext, p in out.items() for x in (f"--{ext}", str(p))))
+    assert r.code == 1
+    doc = json.loads(out["json"].read_text())
+    redacted = [f for a in doc["artifacts"] for f in a["findings"] if "REDACTED" in (f["evidence"] or "")]
+    assert len(redacted) >= 10
+    for name, text in [("terminal", r.out), *((ext, p.read_text()) for ext, p in out.items())]:
+        leaks = [text[m.start : m.end][:8] for m in find_secrets(text)]
+        assert leaks == [], name

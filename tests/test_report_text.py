@@ -34,6 +34,8 @@ def test_summary_and_grouping(run_cli, tmp_path: Path) -> None:  # type: ignore[
     assert "AS-KER-003" in out and "(config.json)" in out
     assert f"fix: {get_rule('AS-KER-003').fix}" in out
     assert f"fix: {get_rule('AS-SEC-001').fix}" in out
+    why = get_rule("AS-SEC-001").rationale.split(". ")[0] + "."
+    assert f"why: {why}" in out and get_rule("AS-SEC-001").rationale not in out
     assert "verdict: FAIL (fail on medium)" in out.splitlines()[-1]
 
 

@@ -195,3 +195,32 @@ def test_sparse_file_with_huge_tensor_is_checked_from_the_header(run_cli, tmp_pa
         ("AS-SFT-007", "medium", f"tensor 'big' range [0, {4 * n}) ends past the data area of 4096 bytes")
     ]
     assert art["properties"]["parameter_count"] == n
+
+
+def test_pickles_in_metadata_and_trailing_archives_are_judged_as_members(run_cli) -> None:  # type: ignore[no-untyped-def]
+    art = _scan(run_cli, "metadata_code.safetensors")
+    judged = {
+        (f["location"]["member"], f["rule_id"], f["severity"])
+        for f in art["findings"]
+        if f["location"]["member"]
+    }
+    assert ("__metadata__['raw_pickle']", "AS-PKL-001", "critical") in judged
+    assert ("__metadata__['b64_pickle']", "AS-PKL-001", "critical") in judged
+    art = _scan(run_cli, "trailing_zip.safetensors")
+    judged = {
+        (f["location"]["member"], f["rule_id"], f["severity"])
+        for f in art["findings"]
+        if f["location"]["member"]
+    }
+    assert ("<trailing bytes>!archive/data.pkl", "AS-PKL-001", "critical") in judged
+
+
+def test_tensor_bytes_with_a_brace_at_offset_8_are_not_safetensors(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Raw float data can hold '{' at offset 8 by chance; only a real JSON header start is claimed."""
+    blob = tmp_path / "weights.bin"
+    blob.write_bytes(bytes(range(8)) + b"{\x8f\x12\x00" + bytes(range(200)))
+    run = run_cli("scan", str(blob), "--json", "-")
+    art = run.json()["artifacts"][0]
+    assert run.code == 0
+    assert art["format"] != "safetensors"
+    assert not [f for f in art["findings"] if f["rule_id"].startswith("AS-SFT")]

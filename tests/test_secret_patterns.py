@@ -130,3 +130,38 @@ def test_hyperscan_path_finds_exactly_what_re_finds(monkeypatch: pytest.MonkeyPa
     slow = [(m.start, m.end, m.pattern.name, m.redacted) for m in find_secrets(text)]
     assert len(slow) > 100
     assert fast == slow
+
+
+def test_utf16_text_with_bom_is_scanned(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    text = "[settings]\r\nname = tiny\r\n" + TOKENS["huggingface-token"][0] + "\r\n"
+    (tmp_path / "settings.ini").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    r = run_cli("scan", str(tmp_path), "--json", "-")
+    (art,) = r.json()["artifacts"]
+    assert [(f["rule_id"], f["severity"], f["detail"], f["location"]["offset"]) for f in art["findings"]] == [
+        (
+            "AS-SEC-001",
+            "high",
+            "huggingface-token in utf-16-le text (offsets of its UTF-8 form) at line 3",
+            34,
+        )
+    ]
+
+
+def test_compiled_pattern_database_is_cached_and_survives_a_corrupt_cache(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The hyperscan database is compiled once and reloaded by later runs; a bad cache is rebuilt."""
+    from scanner import secret_fast
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    line, _ = TOKENS["github-token"]
+    text = ("plain words of a long model card. " * 200) + f"\n{line}\n"
+    found = []
+    for state in ("compiled", "from cache", "after corruption"):
+        secret_fast._engine.cache_clear()
+        if state == "after corruption":
+            for cached in (tmp_path / "artifact-scanner").glob("hyperscan-*.db"):
+                cached.write_bytes(b"not a database")
+        found.append([(m.pattern.name, m.start, m.end) for m in find_secrets(text)])
+        assert list((tmp_path / "artifact-scanner").glob("hyperscan-*.db")), state
+    secret_fast._engine.cache_clear()
+    assert [name for name, *_ in found[0]] == ["github-token"]
+    assert found[0] == found[1] == found[2]

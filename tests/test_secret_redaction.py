@@ -23,6 +23,9 @@ OUTPUT_FORMATS: list[tuple[str, list[str]]] = [
 ]
 FILE_FLAGS = ("--sarif", "--html", "--bom")
 """One-file output flags checked whenever ``scan`` has them."""
+ATTEST = ("attest", ["--attest", "{out}", "--key", "{key}"])
+"""Signed attestations (with a fresh ECDSA key), checked whenever ``scan`` has ``--attest`` and ``--key``;
+DSSE payloads are decoded before the search."""
 
 SOURCES = [
     FIXTURES / "secrets" / "all_tokens.txt",
@@ -44,10 +47,55 @@ def _scan_flags() -> set[str]:
 def _formats() -> list[tuple[str, list[str]]]:
     formats = list(OUTPUT_FORMATS)
     known = {arg for _, args in formats for arg in args}
+    flags = _scan_flags()
     for flag in FILE_FLAGS:
-        if flag in _scan_flags() and flag not in known:
+        if flag in flags and flag not in known:
             formats.append((flag.lstrip("-"), [flag, "{out}"]))
+    if {"--attest", "--key"} <= flags and "--attest" not in known:
+        formats.append(ATTEST)
     return formats
+
+
+def _key(tmp_path: Path) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / "key.pem"
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return path
+
+
+def _decoded_payloads(text: str) -> str:
+    """The base64 ``payload`` strings of any JSON (lines) in ``text``, decoded."""
+    import base64
+    import binascii
+    import contextlib
+    import json
+
+    out: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "payload" and isinstance(v, str):
+                    with contextlib.suppress(binascii.Error, ValueError):
+                        out.append(base64.b64decode(v).decode("utf-8", "replace"))
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    for line in text.splitlines():
+        try:
+            walk(json.loads(line))
+        except ValueError:
+            continue
+    return "\n".join(out)
 
 
 def _pieces(raw: str) -> list[str]:
@@ -57,12 +105,14 @@ def _pieces(raw: str) -> list[str]:
 @pytest.mark.parametrize(("name", "args"), _formats(), ids=[n for n, _ in _formats()])
 def test_no_raw_secret_in_any_output(run_cli, tmp_path: Path, name: str, args: list[str]) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / f"out.{name}"
-    argv = [a.replace("{out}", str(out)) for a in args]
+    key = _key(tmp_path) if "{key}" in args else None
+    argv = [a.replace("{out}", str(out)).replace("{key}", str(key)) for a in args]
     r = run_cli("scan", "--deep", *map(str, SOURCES), *argv)
     assert r.code == 1
     produced = r.out + r.err
     if out.exists():
         produced += out.read_text(encoding="utf-8", errors="replace")
+        produced += _decoded_payloads(produced)
     assert "REDACTED" in produced  # the secrets were found, and shown redacted
     for variant, (_, raw) in TOKENS.items():
         leaked = [p for p in _pieces(raw) if p in produced]

@@ -328,3 +328,20 @@ def test_wheel_ships_rules_inside_the_package(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     rules = sorted(p.name for p in (ROOT / "rules").glob("*.yaml"))
     assert rules and all(f"scanner/rules/{name}" in names for name in rules)
+
+
+def test_rules_are_cached_as_json_by_content_and_a_corrupt_cache_is_ignored(monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from scanner import resources
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    results = []
+    for state in ("parsed", "cached", "corrupt cache"):
+        resources.load_rules_file.cache_clear()
+        if state == "corrupt cache":
+            for cached in (tmp_path / "artifact-scanner").glob("rules-*.json"):
+                cached.write_text("{not json", encoding="utf-8")
+        results.append(resources.load_rules_file("general.yaml"))
+        assert len(list((tmp_path / "artifact-scanner").glob("rules-*.json"))) == 1, state
+    resources.load_rules_file.cache_clear()
+    assert results[0]["rules"][0]["id"] == "AS-GEN-001"
+    assert results[0] == results[1] == results[2]

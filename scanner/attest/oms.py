@@ -16,12 +16,14 @@ import json
 import os
 import stat
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from scanner.attest.errors import AttestError, VerificationError
 from scanner.hashing import HashError, hash_file
+from scanner.model import Digests
 
 PREDICATE_TYPE = "https://model_signing/signature/v1.0"
 PREDICATE_TYPE_COMPAT = "https://model_signing/Digests/v0.1"
@@ -174,15 +176,27 @@ def list_model_files(model: Path, serialization: Serialization) -> Iterator[tupl
                 raise ModelReadError(f"{rel} is not a regular file (FIFO, device or socket): refused")
 
 
-def compute_manifest(model: Path, serialization: Serialization) -> Manifest:
-    """Hash every file of the model as the serialization says (streaming, one pass per file)."""
+def _hash_one(path: Path, shard_size: int | None) -> Digests:
+    try:
+        return hash_file(path, shard_size=shard_size)
+    except HashError as exc:
+        raise ModelReadError(str(exc)) from None
+
+
+def compute_manifest(model: Path, serialization: Serialization, jobs: int | None = None) -> Manifest:
+    """Hash every file of the model as the serialization says (streaming, one pass per file; ``jobs``
+    files at once, by default as many as there are cores, at most 4)."""
     items: list[tuple[str, tuple[str, str]]] = []
     shards = serialization.method == "shards" and serialization.hash_type == "sha256"
-    for rel, path in list_model_files(model, serialization):
-        try:
-            digests = hash_file(path, shard_size=serialization.shard_size if shards else None)
-        except HashError as exc:
-            raise ModelReadError(str(exc)) from None
+    shard_size = serialization.shard_size if shards else None
+    files = list(list_model_files(model, serialization))
+    workers = jobs or min(4, os.cpu_count() or 1)
+    if workers > 1 and len(files) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            hashed = list(pool.map(lambda item: _hash_one(item[1], shard_size), files))
+    else:
+        hashed = [_hash_one(path, shard_size) for _, path in files]
+    for (rel, _), digests in zip(files, hashed, strict=True):
         if shards:
             for shard in digests.shards:
                 if shard.length:
@@ -227,7 +241,10 @@ def manifest_from_statement(data: dict[str, Any]) -> Manifest:
     if kind == PREDICATE_TYPE_COMPAT:
         resources = {}
         for s in subjects:
-            resources[str(s.get("name"))] = ("sha256", str((s.get("digest") or {}).get("sha256")))
+            digest = s.get("digest") if isinstance(s, dict) else None
+            if not isinstance(digest, dict) or not isinstance(digest.get("sha256"), str):
+                raise VerificationError("model signature: a subject lacks a sha256 digest")
+            resources[str(s.get("name"))] = ("sha256", digest["sha256"].lower())
         return Manifest("compat", Serialization(), resources)
     if kind != PREDICATE_TYPE or not isinstance(predicate, dict):
         raise VerificationError(f"not a model signature (predicate type {kind!r})")
@@ -235,7 +252,10 @@ def manifest_from_statement(data: dict[str, Any]) -> Manifest:
         raise VerificationError(f"model signature: expected one subject, got {len(subjects)}")
     serialization = Serialization.from_parameters(predicate.get("serialization"))
     items: dict[str, tuple[str, str]] = {}
-    for resource in predicate.get("resources") or []:
+    listed = predicate.get("resources") or []
+    if not isinstance(listed, list):
+        raise VerificationError("model signature: resources is not a list")
+    for resource in listed:
         if not isinstance(resource, dict):
             raise VerificationError("model signature: a resource is not an object")
         name, algorithm, digest = resource.get("name"), resource.get("algorithm"), resource.get("digest")
@@ -247,7 +267,8 @@ def manifest_from_statement(data: dict[str, Any]) -> Manifest:
             raise VerificationError(f"model signature: digest of {name} is not hex") from None
         items[name] = (algorithm, digest.lower())
     manifest = Manifest(str(subjects[0].get("name", "")), serialization, items)
-    expected = str((subjects[0].get("digest") or {}).get("sha256", ""))
+    subject_digest = subjects[0].get("digest")
+    expected = str(subject_digest.get("sha256", "")) if isinstance(subject_digest, dict) else ""
     if manifest.root_digest() != expected.lower():
         raise VerificationError(
             "model signature is inconsistent: the resources do not hash to the subject digest"

@@ -14,7 +14,6 @@ import posixpath
 from dataclasses import replace
 
 from scanner.attest import oms
-from scanner.attest.bundle import MAX_BUNDLE, parse_bundle, payload_json
 from scanner.attest.errors import VerificationError
 from scanner.bom.grouping import ModelGroup, group_models
 from scanner.engine import finalize_findings
@@ -29,6 +28,9 @@ MAX_LISTED = 20
 
 def _signature_findings(results: tuple[ScanResult, ...], sig: ScanResult) -> tuple[list[Finding], str | None]:
     """Findings for one signature, and a not-analyzed reason when it could not be compared."""
+    # cryptography is imported only when a model directory holds a signature
+    from scanner.attest.bundle import MAX_BUNDLE, parse_bundle, payload_json
+
     try:
         if sig.artifact.size > MAX_BUNDLE:
             raise VerificationError(f"larger than {MAX_BUNDLE} bytes")
@@ -40,6 +42,9 @@ def _signature_findings(results: tuple[ScanResult, ...], sig: ScanResult) -> tup
         manifest = oms.manifest_from_statement(payload_json(bundle.envelope))
     except (VerificationError, OSError) as exc:
         return [finding("AS-ATT-003", analyzer=ANALYZER, detail=f"{sig.artifact.relpath}: {exc}")], None
+    except Exception as exc:  # hostile content must end as a finding, never as a crash of the scan
+        detail = f"{sig.artifact.relpath}: unreadable signature content ({type(exc).__name__}: {exc})"
+        return [finding("AS-ATT-003", analyzer=ANALYZER, detail=detail[:500])], None
     serialization = manifest.serialization
     if serialization.method != "files":
         return [], f"{serialization.method} signature: shard digests are compared by verify only"

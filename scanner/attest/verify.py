@@ -10,6 +10,7 @@ single file. Changed, missing and unsigned extra files are reported by name.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,8 @@ def _verify_sigstore(bundle: ParsedBundle, trust: Trust, path: Path) -> tuple[st
         if trust.trusted_root:
             verifier = Verifier(trusted_root=TrustedRoot.from_file(trust.trusted_root))
         else:
+            # Offline on purpose (embedded or cached trust root): its warning saying so is noise here.
+            logging.getLogger("sigstore._internal.tuf").setLevel(logging.ERROR)
             verifier = Verifier.production(offline=True)
         sig_bundle = Bundle.from_json(bundle.raw)
         identity = policy.Identity(identity=str(trust.identity), issuer=str(trust.issuer))
@@ -241,17 +244,22 @@ def _check_subjects(statement: dict[str, Any], path: Path, bundle_file: Path, ou
         raise VerificationError("statement has no subjects")
     signed: dict[str, str] = {}
     for subject in subjects:
-        digest = (subject.get("digest") or {}) if isinstance(subject, dict) else {}
-        if "sha256" not in digest:
-            raise VerificationError(f"subject {subject!r} carries no sha256 digest")
+        digest = subject.get("digest") if isinstance(subject, dict) else None
+        if not isinstance(digest, dict) or not isinstance(digest.get("sha256"), str):
+            raise VerificationError(f"subject {str(subject)[:200]} carries no sha256 digest")
         signed[str(subject.get("name", ""))] = str(digest["sha256"]).lower()
-    outcome.files_checked += len(signed)
     if path.is_file():
+        outcome.files_checked += 1
         if _sha256(path, outcome.digests) not in signed.values():
             outcome.add(f"changed: {path.name} (its SHA-256 is not among the signed subjects)")
         return
     ignore = _excluded(path, bundle_file)
     files = dict(oms.list_model_files(path, oms.Serialization(ignore_paths=ignore)))
+    # A scan of several roots names subjects "<root name>/<path>": verify this root's share.
+    prefix = f"{path.resolve().name}/"
+    if not any(name in files for name in signed) and any(name.startswith(prefix) for name in signed):
+        signed = {name[len(prefix) :]: d for name, d in signed.items() if name.startswith(prefix)}
+    outcome.files_checked += len(signed)
     for name, digest in sorted(signed.items()):
         if name not in files:
             outcome.add(f"missing: {name}")
@@ -299,6 +307,8 @@ def verify_bundle_file(path: str | Path, bundle_file: str | Path, trust: Trust) 
             outcome.add(f"{where}{exc}")
         except oms.ModelReadError as exc:
             outcome.add(f"{where}cannot read the files: {exc}")
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:  # hostile statement shapes
+            outcome.add(f"{where}malformed statement: {type(exc).__name__}: {str(exc)[:200]}")
     return outcome
 
 

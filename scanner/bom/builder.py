@@ -362,6 +362,7 @@ def build_bom(report: ScanReport, *, reproducible: bool = False) -> str:
         model = Component(
             type=ComponentType.MACHINE_LEARNING_MODEL,
             name=group.name,
+            version=group.version,
             bom_ref=ref,
             licenses=license_choice,
             properties=_model_properties(group, facts),

@@ -5,6 +5,7 @@ model by itself. Other files stay outside any model."""
 from __future__ import annotations
 
 import posixpath
+import re
 from dataclasses import dataclass, field
 
 from scanner.model import ScanResult
@@ -32,6 +33,9 @@ MODEL_FORMATS = frozenset(
     }
 )
 """Formats whose files hold a model (weights or graph)."""
+_HF_SNAPSHOT = re.compile(r"(?:^|.*/)(models--([^/]+)--([^/]+))/snapshots/([^/]+)$")
+"""A Hugging Face cache snapshot directory: ``models--ORG--NAME/snapshots/REVISION``."""
+_HF_BLOB = re.compile(r"(?:^|.*/)(models--[^/]+--[^/]+)/blobs/[^/]+$")
 
 
 def is_model_file(result: ScanResult) -> bool:
@@ -56,12 +60,22 @@ class ModelGroup:
 
     @property
     def name(self) -> str:
-        """The model's name: its directory's (or file's) name."""
+        """The model's name: its directory's (or file's) name; ``ORG/NAME`` for a Hugging Face cache
+        snapshot."""
         if self.standalone:
             return self.files[0].artifact.relpath
+        snapshot = _HF_SNAPSHOT.match(self.directory)
+        if snapshot:
+            return f"{snapshot.group(2)}/{snapshot.group(3)}"
         if self.directory:
             return posixpath.basename(self.directory)
         return posixpath.basename(self.root.rstrip("/")) or self.root
+
+    @property
+    def version(self) -> str | None:
+        """The revision of a Hugging Face cache snapshot."""
+        snapshot = _HF_SNAPSHOT.match(self.directory) if not self.standalone else None
+        return snapshot.group(4) if snapshot else None
 
     def file(self, name: str) -> ScanResult | None:
         """The file of this model directly in its directory with this name, if scanned."""
@@ -69,8 +83,30 @@ class ModelGroup:
         return next((r for r in self.files if r.artifact.relpath == wanted), None)
 
 
+def _cache_duplicates(results: tuple[ScanResult, ...]) -> set[int]:
+    """Hugging Face cache blobs that a snapshot of the same repository already lists (same bytes)."""
+    in_snapshots = set()
+    for r in results:
+        snapshot = _HF_SNAPSHOT.match(posixpath.dirname(r.artifact.relpath))
+        if snapshot and r.digests is not None:
+            in_snapshots.add((r.artifact.root, snapshot.group(1), r.digests.sha256))
+    duplicates = set()
+    for r in results:
+        blob = _HF_BLOB.match(r.artifact.relpath)
+        if (
+            blob
+            and r.digests is not None
+            and (r.artifact.root, blob.group(1), r.digests.sha256) in in_snapshots
+        ):
+            duplicates.add(id(r))
+    return duplicates
+
+
 def group_models(results: tuple[ScanResult, ...]) -> tuple[list[ModelGroup], list[ScanResult]]:
-    """The models, and the files that belong to none."""
+    """The models, and the files that belong to none. In a Hugging Face cache, a blob that a snapshot
+    lists under its real name is left out (it is the same file)."""
+    duplicates = _cache_duplicates(results)
+    results = tuple(r for r in results if id(r) not in duplicates)
     groups: dict[tuple[str, str], ModelGroup] = {}
     for result in results:
         if result.digests is None or not is_model_file(result):

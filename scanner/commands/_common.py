@@ -41,9 +41,14 @@ def write_output(target: str, text: str) -> None:
         sys.stdout.flush()
     else:
         path = Path(target)
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        try:
+            if path.parent and not path.parent.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as exc:  # an unwritable output is a usage error (exit 2), not a traceback
+            from scanner.cli import UsageError
+
+            raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
 
 
 @contextmanager

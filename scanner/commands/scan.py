@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from scanner.commands._common import positive_int, progress_bar, severity_arg, write_output
 from scanner.engine import ScanOptions, scan_paths
@@ -12,6 +13,9 @@ from scanner.policy import PolicyError, load_policy
 from scanner.report.json_report import JsonRenderer
 from scanner.report.text import TextRenderer
 from scanner.walk import list_artifacts
+
+if TYPE_CHECKING:
+    from scanner.attest.signers import Signer
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -130,11 +134,12 @@ def run(args: argparse.Namespace) -> int:
     # --- end dependency audit ---
     # --- BOM and attestations (issue 6): a signing mode is checked before scanning ---
     from scanner.attest.errors import AttestError
-    from scanner.attest.signers import Signer, make_signer
 
     signer: Signer | None = None
     try:
         if args.attest:
+            from scanner.attest.signers import make_signer  # cryptography only when signing
+
             signer = make_signer(args.key, args.cert, args.cert_chain, args.keyless)
         elif args.key or args.cert or args.cert_chain or args.keyless:
             raise AttestError(

@@ -26,6 +26,7 @@ from scanner.deps.osv_records import (
     iter_raw_records,
     parse_record,
 )
+from scanner.resources import cache_dir
 
 SCHEMA_VERSION = "1"
 """Bumped when the index layout changes (an old index is then rebuilt or refused)."""
@@ -65,12 +66,6 @@ class ImportSummary:
     """How many records could not be read."""
     seconds: float
     """Wall time of the import."""
-
-
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/artifact-scanner`` (``~/.cache/artifact-scanner`` by default)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "artifact-scanner"
 
 
 def default_index() -> Path:

@@ -74,7 +74,8 @@ def over_limits(
 ) -> Finding | None:
     """AS-GEN-004 (and a coverage note) when a member's declared size or ratio exceeds the limits.
 
-    ``compressed`` is ``None`` for stored members (no ratio, no expansion budget).
+    For members that must be decompressed or extracted; ``compressed`` is ``None`` when the compressed
+    size is unknown (no ratio check then).
     """
     limits = ctx.limits
     member = ctx.child_member(name)

@@ -140,7 +140,7 @@ class CompressedStreamAnalyzer(Analyzer):
             max(size * limits.max_ratio, SMALL_OUTPUT),
             max(limits.max_total_bytes - ctx.budget.expanded_bytes, 0),
         )
-        name = self._member_name(ctx.probe.name)
+        name = self.stored_name(ctx.probe.head) or self._member_name(ctx.probe.name)
         member = ctx.child_member(name)
         ctx.set_property("compression", self.codec)
         with ctx.open() as stream:
@@ -179,6 +179,10 @@ class CompressedStreamAnalyzer(Analyzer):
             if spooled.size:
                 yield from scan_member(ctx, self.name, name, data, spooled.size)  # type: ignore[arg-type]
 
+    def stored_name(self, head: bytes) -> str | None:
+        """The original file name the stream records, if the format has one."""
+        return None
+
     def _member_name(self, name: str) -> str:
         base = name.rsplit("/", 1)[-1]
         lower = base.lower()
@@ -202,6 +206,22 @@ class GzipAnalyzer(CompressedStreamAnalyzer):
 
     def decompressor(self) -> Any:
         return zlib.decompressobj(31)
+
+    def stored_name(self, head: bytes) -> str | None:
+        """The FNAME field of the gzip header (``gzip model.pt`` records ``model.pt``), base name only."""
+        flags = head[3] if len(head) > 3 else 0
+        pos = 10
+        if flags & 0x04:  # FEXTRA
+            if len(head) < pos + 2:
+                return None
+            pos += 2 + int.from_bytes(head[pos : pos + 2], "little")
+        if not flags & 0x08:  # FNAME
+            return None
+        end = head.find(b"\0", pos, pos + 1024)
+        if end < 0:
+            return None
+        name = head[pos:end].decode("latin-1").replace("\\", "/").rsplit("/", 1)[-1]
+        return name if name and name not in (".", "..") and name.isprintable() else None
 
 
 class Bzip2Analyzer(CompressedStreamAnalyzer):

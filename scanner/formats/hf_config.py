@@ -22,6 +22,8 @@ from scanner.secret_scan import redact, redact_tree
 
 NAME = "hf-config"
 MAX_JSON_BYTES = 64 << 20
+MAX_REPORTED = 50
+"""Malformed references reported one by one before the rest are counted."""
 _MARKERS = (b'"auto_map"', b'"custom_pipelines"', b'"architectures"', b'"model_type"')
 
 
@@ -82,12 +84,17 @@ class HfConfigAnalyzer(Analyzer):
 
     def _references(self, ctx: AnalysisContext, document: dict[str, Any]) -> Iterator[Finding]:
         local: list[CodeReference] = []
+        malformed = 0
         for ref in code_references(document):
-            if isinstance(ref, tuple):
-                key, value = ref
-                yield finding("AS-HF-004", analyzer=NAME, detail=f"{key} is {_short(json.dumps(value), 120)}")
-            elif ref.module_file is None:
-                yield finding("AS-HF-004", analyzer=NAME, detail=f"{ref.key} = {_short(ref.value)!r}")
+            if isinstance(ref, tuple) or ref.module_file is None:
+                malformed += 1
+                if malformed > MAX_REPORTED:
+                    continue
+                if isinstance(ref, tuple):
+                    detail = f"{ref[0]} is {_short(json.dumps(ref[1]), 120)}"
+                else:
+                    detail = f"{ref.key} = {_short(ref.value)!r}"
+                yield finding("AS-HF-004", analyzer=NAME, detail=detail)
             elif ref.repo is not None:
                 yield finding(
                     "AS-HF-002",
@@ -99,6 +106,13 @@ class HfConfigAnalyzer(Analyzer):
                 )
             else:
                 local.append(ref)
+        if malformed > MAX_REPORTED:
+            yield finding(
+                "AS-HF-004",
+                analyzer=NAME,
+                detail=f"{malformed - MAX_REPORTED} more entries not understood "
+                f"(the first {MAX_REPORTED} are listed)",
+            )
         if not local:
             return
         repo_dir = repository_dir(ctx.artifact_path) if ctx.depth == 0 else None

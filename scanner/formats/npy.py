@@ -1,7 +1,8 @@
 """NumPy ``.npy``: magic, version, a Python-literal header, then the data.
 
 Plain dtypes are checked against the file size and never read. An object dtype means the data is a
-pickle (``np.load(allow_pickle=True)`` unpickles it): that pickle is analyzed by the pickle engine.
+pickle (NumPy unpickles it when its loader is told to allow pickles): that pickle is analyzed by the
+pickle engine.
 """
 
 from __future__ import annotations

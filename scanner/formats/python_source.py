@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.model import Finding
-from scanner.pycode_check import MAX_SOURCE_BYTES, judge_source
+from scanner.pycode_check import MAX_CALLS, MAX_SOURCE_BYTES, judge_source
 from scanner.rulebook import finding
 from scanner.secret_scan import redact_tree
 
@@ -60,6 +60,8 @@ class PythonSourceAnalyzer(Analyzer):
                 evidence=call.source,
                 extra={"line": call.line, "call": call.name, "category": call.category},
             )
+        if len(report.calls) >= MAX_CALLS:
+            ctx.not_analyzed(ctx.member, f"only the first {MAX_CALLS} dangerous calls are listed")
         ctx.set_property("python_imports", redact_tree(list(report.imports[:100])))
         if report.relative_imports:
             ctx.set_property("python_relative_imports", redact_tree(list(report.relative_imports[:100])))

@@ -157,7 +157,11 @@ class SafetensorsAnalyzer(Analyzer):
         if probe.size < 10 or len(probe.head) < 10:
             return False
         (length,) = struct.unpack_from("<Q", probe.head)
-        return probe.head[8:9] == b"{" and length >= 2
+        # A JSON object whose first key (or end) follows the brace, behind a length a file could have:
+        # random tensor bytes that happen to hold a '{' at offset 8 are not claimed.
+        if probe.head[8:9] != b"{" or not 2 <= length < 1 << 48:
+            return False
+        return probe.head[9:73].lstrip(b" \t\r\n")[:1] in (b'"', b"}")
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         size = ctx.probe.size

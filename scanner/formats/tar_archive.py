@@ -14,9 +14,9 @@ import tarfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from scanner.formats._containers import check_link, check_name, over_limits, scan_member
+from scanner.formats._byte_range import byte_range
+from scanner.formats._containers import check_link, check_name, scan_member
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
-from scanner.formats.zipread import window
 from scanner.model import Finding
 from scanner.rulebook import finding
 
@@ -157,10 +157,7 @@ class TarAnalyzer(Analyzer):
         if info.sparse is not None:
             ctx.not_analyzed(member, "GNU sparse member")
             return
-        limit = over_limits(ctx, self.name, name, info.size, None)
-        if limit:
-            yield limit
-            return
+        # No size limit: the member is a window over the archive, nothing is expanded or copied.
         size = info.size
         available = ctx.probe.size - info.offset_data
         if size > available:
@@ -173,7 +170,13 @@ class TarAnalyzer(Analyzer):
             size = max(available, 0)
         if size == 0 and info.size:
             return
-        with window(stream, info.offset_data, size) as view:
+        yield from self._hand_on(ctx, stream, name, info.offset_data, size)
+
+    def _hand_on(
+        self, ctx: AnalysisContext, stream: BinaryIO, name: str, offset: int, size: int
+    ) -> Iterator[Finding]:
+        """Give a regular member's bytes to the engine."""
+        with byte_range(stream, offset, size) as view:
             yield from scan_member(ctx, self.name, name, view, size)
 
     def _trailer(self, ctx: AnalysisContext, stream: BinaryIO, offset: int) -> Iterator[Finding]:
@@ -203,3 +206,29 @@ class PyTorchTarAnalyzer(TarAnalyzer):
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         ctx.set_property("framework", "pytorch")
         return super().analyze(ctx)
+
+    def _hand_on(
+        self, ctx: AnalysisContext, stream: BinaryIO, name: str, offset: int, size: int
+    ) -> Iterator[Finding]:
+        """``storages`` and ``tensors`` go on split into their pickles and raw storages when they
+        follow torch's layout (see :mod:`scanner.formats._torch_tar`), whole otherwise."""
+        pieces = None
+        if name in ("storages", "tensors"):
+            from scanner.formats._torch_tar import split_member
+
+            with byte_range(stream, offset, size) as view:
+                try:
+                    pieces = split_member(view, size, tensors=name == "tensors")
+                except Exception:  # an unexpected layout: the member is handed on whole below
+                    pieces = None
+        if pieces is None:
+            yield from super()._hand_on(ctx, stream, name, offset, size)
+            return
+        count = 0
+        for piece in pieces:
+            if not piece.length:
+                continue
+            label = f"{name}#{count}" if piece.kind == "pickle" else f"{name}/data/{count}"
+            count += 1
+            with byte_range(stream, offset + piece.offset, piece.length) as view:
+                yield from scan_member(ctx, self.name, label, view, piece.length)

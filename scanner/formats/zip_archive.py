@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from scanner.formats._byte_range import byte_range
 from scanner.formats._containers import check_link, check_name, over_limits, scan_member, spool_bounded
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.formats.zipread import (
@@ -39,7 +40,6 @@ from scanner.formats.zipread import (
     crc_of,
     read_directory,
     read_local_header,
-    window,
 )
 from scanner.model import Finding
 from scanner.rulebook import finding
@@ -184,7 +184,7 @@ class ZipAnalyzer(Analyzer):
             yield self._problem(ctx, problem)
         if directory.base_offset:
             prefix = "<prefix>"
-            with window(stream, 0, directory.base_offset) as view:
+            with byte_range(stream, 0, directory.base_offset) as view:
                 yield from scan_member(ctx, self.name, prefix, view, directory.base_offset)
         seen: set[str] = set()
         for dup in sorted({n for n in names if n in seen or seen.add(n)}):  # type: ignore[func-returns-value]
@@ -281,11 +281,9 @@ class ZipAnalyzer(Analyzer):
                 member=member,
                 detail=f"stored member declares {entry.size} bytes but holds {size}",
             )
-        limit = over_limits(ctx, self.name, entry.name, size, None)
-        if limit:
-            yield limit
-            return
-        with window(stream, local.data_offset, size) as view:
+        # No size limit here: a stored member is a window over the archive (nothing is expanded or
+        # copied), and real checkpoints hold single tensors of several GiB.
+        with byte_range(stream, local.data_offset, size) as view:
             if size <= CRC_CHECK_MAX and entry.size == size and not skip_crc:
                 crc = crc_of(view, size)
                 if crc != entry.crc:
@@ -316,7 +314,7 @@ class ZipAnalyzer(Analyzer):
         if limit:
             yield limit
             return
-        with window(stream, local.data_offset, entry.compressed_size) as raw:
+        with byte_range(stream, local.data_offset, entry.compressed_size) as raw:
             inflater = Inflater(raw, entry.method, entry.size)
             spooled = spool_bounded(ctx, inflater, entry.size)
             # One more read tells whether the data goes on past the declared size.

@@ -337,6 +337,15 @@ def compare_headers(entry: ZipEntry, local: LocalHeader) -> list[ZipProblem]:
                 "header_mismatch", "local header vs central directory: " + "; ".join(differing), entry.name
             )
         )
+    if "\0" in entry.name:
+        problems.append(
+            ZipProblem(
+                "name_mismatch",
+                f"name {entry.name!r} holds a NUL byte: Python's zipfile reads it as "
+                f"{entry.name.split(chr(0))[0]!r}, C readers (miniz, PyTorch) as the whole name",
+                entry.name,
+            )
+        )
     odd = (entry.flags | local.flags) & ~_ORDINARY_FLAGS
     if odd:
         what = "encryption" if odd & FLAG_ENCRYPTED else "unusual"
@@ -372,46 +381,6 @@ def link_escapes(member: str, target: str) -> bool:
         elif part not in ("", "."):
             depth += 1
     return False
-
-
-class Window(io.RawIOBase):
-    """A read-only seekable view of ``length`` bytes at ``offset`` of a shared stream (no copy)."""
-
-    def __init__(self, base: BinaryIO, offset: int, length: int) -> None:
-        self._base = base
-        self._offset = offset
-        self._length = length
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        want = min(len(buffer), self._length - self._pos)
-        if want <= 0:
-            return 0
-        self._base.seek(self._offset + self._pos)
-        data = self._base.read(want)
-        n = len(data)
-        buffer[:n] = data
-        self._pos += n
-        return n
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        origin = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
-        self._pos = max(0, origin + offset)
-        return self._pos
-
-    def tell(self) -> int:
-        return self._pos
-
-
-def window(base: BinaryIO, offset: int, length: int) -> BinaryIO:
-    """A buffered :class:`Window` (closing it leaves ``base`` open)."""
-    return io.BufferedReader(Window(base, offset, length), 1 << 16)
 
 
 class _ZipLzma:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from scanner.pickles.machine import Machine
 from scanner.pickles.reader import PickleFormatError, PickleReader, Truncated
 
 LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
@@ -13,29 +14,35 @@ LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10,
 def starts_pickle(head: bytes, total: int) -> bool:
     """Whether ``head`` (the first bytes of ``total``) is the start of a pickle.
 
-    PROTO 2-5 is enough. A protocol 0/1 stream must parse to STOP within the head, or (for a larger
-    file) be valid opcodes through the whole head and import something: a text file that happens to
-    start with ``(`` is not a pickle.
+    PROTO 2-5 followed by decodable opcodes is enough. A protocol 0/1 stream must parse to STOP within
+    the head, or (for a larger file) be valid opcodes through the whole head: a text file that happens
+    to start with ``(`` is not a pickle (a space, or most lower-case letters, is not an opcode).
     """
     if len(head) >= 2 and head[0] == 0x80:
         return 2 <= head[1] <= 5 and _valid_start(head, total)
     if not head or head[0] not in _PROTO0_FIRST:
         return False
     reader = PickleReader(io.BytesIO(head), 0, len(head), framed=False)
-    ops = imports = 0
+    ops = 0
     try:
         while not reader.at_end:
-            op = reader.next_op()
             ops += 1
-            if op.name == "STOP":
-                return ops > 1 or total == len(head)
-            if op.name in ("GLOBAL", "INST"):
-                imports += 1
-    except Truncated:
-        return total > len(head) and imports > 0 and ops > 8
+            if reader.next_op().name == "STOP":
+                return ops > 1 and _plausible(head)
+    except Truncated as exc:
+        return total > len(head) and ops > 8 and exc.needed <= total
     except PickleFormatError:
         return False
-    return total > len(head) and imports > 0 and ops > 8
+    return total > len(head) and ops > 8
+
+
+def _plausible(head: bytes) -> bool:
+    """A short protocol 0/1 stream is a pickle if it runs to STOP without stack errors, or imports
+    something before its first error (``torch==2.5.1`` decodes as opcodes, but pops an empty stack)."""
+    trace = Machine(PickleReader(io.BytesIO(head), 0, len(head), framed=False)).run()
+    if not trace.errors:
+        return True
+    return bool(trace.imports) and trace.imports[0].offset < trace.errors[0][0]
 
 
 def _valid_start(head: bytes, total: int, want: int = 8) -> bool:

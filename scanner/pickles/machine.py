@@ -23,6 +23,8 @@ MAX_MEMO = 2_000_000
 """Memo entries per pickle."""
 MAX_STRING_CHARS = 4 << 20
 """Characters of string constants kept for the secret scan."""
+MAX_VALUES = 3_000_000
+"""Containers and call results created, plus values on the stack: what the machine holds in memory."""
 MAX_EVENTS = 10_000
 """Imports or calls recorded per pickle (the rest are counted, not kept)."""
 
@@ -168,7 +170,7 @@ class Machine:
         handlers = _HANDLERS
         memo = self.memo
         strings = trace.strings
-        ops = 0
+        ops = created = 0
         while True:
             data, p, limit, stack = reader._data, reader._p, reader._limit, self.stack
             while p < limit:
@@ -213,9 +215,11 @@ class Machine:
                     p += 1
                 elif code == 0x7D:  # EMPTY_DICT
                     stack.append(SymDict())
+                    created += 1
                     p += 1
                 elif code == 0x5D:  # EMPTY_LIST
                     stack.append([])
+                    created += 1
                     p += 1
                 elif code == 0x29:  # EMPTY_TUPLE
                     stack.append(())
@@ -259,6 +263,9 @@ class Machine:
                     break
                 ops += 1
             reader._p = p
+            if created + len(stack) > MAX_VALUES or len(trace.calls) + trace.skipped_events > MAX_VALUES:
+                trace.limits.append((reader.offset, f"more than {MAX_VALUES} values built by one pickle"))
+                break
             if ops >= MAX_OPS:
                 trace.limits.append((reader.offset, f"more than {MAX_OPS} opcodes in one pickle"))
                 break
@@ -432,6 +439,8 @@ class Machine:
         self._mutated(op, target)
         if isinstance(target, Call):
             target.state = state
+            if root_global(target) is not None:  # obj.__setstate__(state), or __dict__/slot updates
+                self._call(target, (state,), "BUILD", op.offset)
             if self.build_hook is not None:
                 self.build_hook(self, target)
 
@@ -460,8 +469,7 @@ class Machine:
         elif isinstance(target, SymSet):
             target.items.extend(items)
         elif isinstance(target, Call) and root_global(target) is not None:
-            method = {"APPEND": "append", "APPENDS": "extend", "ADDITEMS": "add"}.get(name, "__setitem__")
-            self._call(Global("<method>", method, op.offset), (target, *items[:2]), name, op.offset)
+            self._call(target, tuple(items[:2]), name, op.offset)  # the object's own append/__setitem__
 
 
 _CONSTANTS: dict[str, Any] = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}

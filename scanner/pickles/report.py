@@ -29,6 +29,8 @@ MAX_CHAIN = 10
 MAX_NESTED = 16
 """Nested payloads scanned per stream."""
 MAX_NESTED_BYTES = 64 << 20
+MAX_LISTED = 500
+"""Distinct imports listed in the ``pickle_imports`` property."""
 
 
 @dataclass
@@ -99,6 +101,8 @@ class PickleFindings:
         policy = getattr(ctx.options, "policy", None)
         self.extra_allowed: frozenset[tuple[str, str]] = getattr(policy, "allowed_globals", frozenset())
         self.nested = 0
+        self.imports: set[str] = set()
+        """Every global imported (module.qualname), for the report and the BOM."""
 
     def _f(self, rule_id: str, **kwargs: Any) -> Finding:
         return finding(rule_id, analyzer=self.analyzer, member=self.ctx.member, **kwargs)
@@ -106,8 +110,13 @@ class PickleFindings:
     def stream(self, result: StreamResult, label: str = "") -> Iterator[Finding]:
         """All findings for ``result`` (``label`` names the part of the file, e.g. ``pickle 3 of 5``)."""
         where = f" ({label})" if label else ""
-        for trace in result.traces:
-            yield from self.trace(trace, where)
+        seen: set[tuple[str, str | None, int | None, str | None, str]] = set()
+        for trace in result.traces:  # a straddled frame gives two readings: report what they share once
+            for item in self.trace(trace, where):
+                key = (item.rule_id, item.location.member, item.location.offset, item.evidence, item.detail)
+                if key not in seen:
+                    seen.add(key)
+                    yield item
         for offset, length in result.junk[:20]:
             yield self._f(
                 "AS-PKL-008",
@@ -123,6 +132,7 @@ class PickleFindings:
             )
         for offset, message in result.limits:
             yield self._f("AS-GEN-004", offset=offset, detail=f"{message}{where}")
+        self.ctx.set_property("pickle_imports", sorted(self.imports))
         if result.pickles > 1:
             yield self._f("AS-PKL-011", detail=f"{result.pickles} pickles read{where}")
 
@@ -130,6 +140,8 @@ class PickleFindings:
         """Findings of one pickle."""
         hits: dict[tuple[str, str], _Hit] = {}
         for glob in trace.imports:
+            if len(self.imports) < MAX_LISTED:
+                self.imports.add(glob.dotted)
             key = (glob.module, glob.name)
             if key in hits:
                 hits[key].count += 1

@@ -106,6 +106,8 @@ def read_pickles(
             result.pickles += 1
             pos = max(trace.end, pos + 1)
             result.end = pos
+            if trace.limits:
+                break  # the rest of the range is not analyzed; the limit finding says so
             if not stacked or not trace.stopped:
                 if not trace.stopped and stacked:
                     # malformed: resume at the next marker after the failure

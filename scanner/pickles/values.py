@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Global:
     """An object imported by GLOBAL, STACK_GLOBAL, INST or EXT: ``module.name`` (name may be dotted)."""
 
@@ -24,7 +24,7 @@ class Global:
         return f"{self.module}.{self.name}"
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Call:
     """The result of calling ``func`` with ``args`` (REDUCE, NEWOBJ, NEWOBJ_EX, OBJ, INST)."""
 
@@ -37,21 +37,21 @@ class Call:
     """State given by BUILD, if any."""
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Unknown:
     """A value the machine cannot know (after an error, a limit, an out-of-band buffer)."""
 
     reason: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Persistent:
     """An object resolved by the loader's ``persistent_load`` (torch storages)."""
 
     pid: Any
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SymDict:
     """A dict, kept as its key/value pairs (keys may be unhashable nodes)."""
 
@@ -65,12 +65,23 @@ class SymDict:
         return None
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class SymSet:
     """A set or frozenset, kept as its items."""
 
     items: list[Any] = field(default_factory=list)
     frozen: bool = False
+
+
+_METHODS = {
+    "BUILD": ".__setstate__",
+    "APPEND": ".append",
+    "APPENDS": ".extend",
+    "SETITEM": ".__setitem__",
+    "SETITEMS": ".update",
+    "ADDITEMS": ".add",
+}
+"""How calls made by filling or building an object are shown."""
 
 
 def root_global(value: Any) -> Global | None:
@@ -100,7 +111,7 @@ def _describe(value: Any, out: list[str], limit: int, depth: int) -> None:
         out.append(value.dotted)
     elif isinstance(value, Call):
         _describe(value.func, out, limit, depth + 1)
-        out.append("(")
+        out.append(_METHODS.get(value.kind, "") + "(")
         args = value.args if isinstance(value.args, tuple) else (value.args,)
         for i, arg in enumerate(args):
             if i:

@@ -116,7 +116,24 @@ class JsonRenderer(Renderer):
     name = "json"
 
     def render(self, report: ScanReport) -> str:
-        return (
-            json.dumps(encodable_tree(report_to_dict(report)), indent=2, ensure_ascii=False, sort_keys=False)
-            + "\n"
-        )
+        return render_document(encodable_tree(report_to_dict(report)))
+
+
+def render_document(document: dict[str, Any]) -> str:
+    """Indented JSON whose ``artifacts`` are one compact line each.
+
+    Pretty-printing goes through the pure-Python encoder (3-4x slower than the C one): for thousands of
+    artifacts it cost more than scanning them. One line per artifact keeps the file readable and
+    diffable and lets the C encoder do the bulk. The result is still ordinary JSON.
+    """
+    fields = []
+    for key, value in document.items():
+        name = json.dumps(key, ensure_ascii=False)
+        if key == "artifacts" and isinstance(value, list) and value:
+            lines = ",\n".join("    " + json.dumps(item, ensure_ascii=False) for item in value)
+            fields.append(f"  {name}: [\n{lines}\n  ]")
+        else:
+            # JSON strings never hold a raw newline, so re-indenting by lines is exact.
+            encoded = json.dumps(value, indent=2, ensure_ascii=False)
+            fields.append(f"  {name}: " + encoded.replace("\n", "\n  "))
+    return "{\n" + ",\n".join(fields) + "\n}\n"

@@ -32,7 +32,6 @@ from scanner.rulebook import Rule, all_rules
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 FINGERPRINT_KEY = "artifactScanner/v1"
-INFORMATION_URI = "https://github.com/artifact-scanner/artifact-scanner"
 
 LEVEL = {
     Severity.CRITICAL: "error",
@@ -164,7 +163,6 @@ def report_to_sarif(report: ScanReport) -> dict[str, Any]:
                 "name": "artifact-scanner",
                 "version": __version__,
                 "semanticVersion": __version__,
-                "informationUri": INFORMATION_URI,
                 "rules": [_rule_descriptor(rule) for rule in rules],
             }
         },

@@ -38,6 +38,12 @@ def _rank(result: ScanResult) -> tuple[int, str]:
     return (-(int(worst) if worst is not None else -1) - (10 if result.errors else 0), result.artifact.path)
 
 
+def _first_sentence(text: str) -> str:
+    """The rationale's first sentence: the short explanation a terminal line has room for."""
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
 def _counts(report: ScanReport) -> tuple[Counter[Severity], int]:
     counts: Counter[Severity] = Counter()
     suppressed = 0
@@ -108,6 +114,7 @@ class TextRenderer(Renderer):
             lines.append(f"{_INDENT}call chain: {self._t(' -> '.join(map(str, chain)))}")
         rule = all_rules().get(f.rule_id)
         if rule is not None and f.severity >= Severity.LOW:
+            lines.append(f"{_INDENT}why: {self._t(_first_sentence(rule.rationale))}")
             lines.append(f"{_INDENT}fix: {self._t(rule.fix)}")
         return lines
 
