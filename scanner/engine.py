@@ -205,6 +205,25 @@ def finalize_findings(findings: list[Finding], policy: Policy) -> tuple[Finding,
     return tuple(sorted(kept, key=_sort_key))
 
 
+RAW_BYTES_RULE = "AS-SEC-003"
+"""The ``--deep`` search's rule: it re-finds, in raw bytes, secrets a format analyzer already reported."""
+
+
+def _without_rediscovered_secrets(findings: list[Finding]) -> list[Finding]:
+    """Drop raw-byte secret findings whose secret (same redacted evidence and member) a format analyzer
+    already reported with its context (metadata key, tensor name): one secret, one finding."""
+    structured = {
+        (f.evidence, f.location.member)
+        for f in findings
+        if f.rule_id != RAW_BYTES_RULE and f.extra.get("secret_type")
+    }
+    return [
+        f
+        for f in findings
+        if f.rule_id != RAW_BYTES_RULE or (f.evidence, f.location.member) not in structured
+    ]
+
+
 def scan_artifact(
     artifact: Artifact, options: ScanOptions, progress: ProgressCallback | None = None
 ) -> ScanResult:
@@ -244,7 +263,7 @@ def scan_artifact(
         artifact=artifact,
         digests=digests,
         format=collector.format,
-        findings=finalize_findings(findings, options.policy),
+        findings=finalize_findings(_without_rediscovered_secrets(findings), options.policy),
         errors=tuple(AnalyzerError(a, m, mem) for a, m, mem in collector.errors),
         coverage=Coverage(
             analyzed=tuple(collector.analyzed),

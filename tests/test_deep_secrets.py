@@ -74,3 +74,14 @@ def test_secret_at_the_very_end_of_the_stream() -> None:
 def test_placeholder_in_binary_is_ignored() -> None:
     data = bytes(100) + b"AKIAIOSFODNN7EXAMPLE" + bytes(100)
     assert list(search_stream(io.BytesIO(data))) == []
+
+
+def test_deep_does_not_report_again_a_secret_a_format_analyzer_reported(run_cli) -> None:  # type: ignore[no-untyped-def]
+    """Tokens in safetensors metadata: the header analyzer reports each with its key; the raw-byte
+    search finds the same bytes, and that second finding is dropped (one secret, one finding)."""
+    path = FIXTURES / "safetensors" / "metadata_secrets.safetensors"
+    plain = run_cli("scan", str(path), "--json", "-").json()["artifacts"][0]["findings"]
+    deep = run_cli("scan", str(path), "--deep", "--json", "-").json()["artifacts"][0]["findings"]
+    assert {f["extra"]["secret_type"] for f in plain} >= {"aws-access-key-id", "huggingface-token"}
+    assert [(f["rule_id"], f["evidence"]) for f in deep] == [(f["rule_id"], f["evidence"]) for f in plain]
+    assert not [f for f in deep if f["rule_id"] == "AS-SEC-003"]
