@@ -78,6 +78,7 @@ TRICKS = {
     "payload_then_garbage.pkl": ("AS-PKL-001", "critical", "os.system"),
     "junk_between_pickles.pkl": ("AS-PKL-001", "critical", "os.system"),
     "second_pickle.pkl": ("AS-PKL-001", "critical", "os.system"),
+    "junk_then_protocol0.pkl": ("AS-PKL-001", "critical", "os.system"),
     "nested_pickle_loads.pkl": ("AS-PKL-001", "critical", "pickle.loads"),
     "nested_pickle_base64.pkl": ("AS-PKL-001", "critical", "_pickle.loads"),
     "joblib_after_array.joblib": ("AS-PKL-001", "critical", "posix.system"),

@@ -1,13 +1,14 @@
 """Reads every pickle in a byte range: stacked pickles, junk between them, frames read both ways.
 
 After a STOP the next byte must start another pickle; otherwise the bytes up to the next PROTO 2-5
-marker (or the end) are junk, and reading resumes there. A pickle that hits invalid data keeps what it
-found before it. When a frame is straddled, the same pickle is read again contiguously and both
-readings are kept, since different loaders see either.
+marker or protocol 0/1 import opcode (or the end) are junk, and reading resumes there. A pickle that
+hits invalid data keeps what it found before it. When a frame is straddled, the same pickle is read
+again contiguously and both readings are kept, since different loaders see either.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -38,8 +39,15 @@ class StreamResult:
     """Offset after the last byte consumed."""
 
 
+_TEXT_IMPORT = re.compile(rb"[ci][A-Za-z_][\w.]{0,255}\n[A-Za-z_][\w.]{0,255}\n")
+"""A protocol 0/1 ``GLOBAL`` or ``INST`` opcode: the first import of a text pickle hidden after junk."""
+CARRY = 520
+"""Bytes kept from one resync chunk to the next, so a marker split between chunks is still seen."""
+
+
 def _find_marker(stream: BinaryIO, start: int, end: int) -> int:
-    """Offset of the next ``PROTO 2..5`` marker at or after ``start``, or ``end``."""
+    """Offset of the next place a pickle may start at or after ``start`` (a ``PROTO 2..5`` marker, or a
+    protocol 0/1 import opcode), or ``end``."""
     pos = start
     carry = b""
     while pos < end:
@@ -49,14 +57,19 @@ def _find_marker(stream: BinaryIO, start: int, end: int) -> int:
             break
         data = carry + chunk
         base = pos - len(carry)
+        found: int | None = None
         i = data.find(b"\x80")
-        while i >= 0:
-            if i + 1 < len(data) and 2 <= data[i + 1] <= 5:
-                return base + i
-            if i + 1 >= len(data) and pos + len(chunk) >= end:
+        while 0 <= i < len(data) - 1:
+            if 2 <= data[i + 1] <= 5:
+                found = i
                 break
             i = data.find(b"\x80", i + 1)
-        carry = data[-1:]
+        text_import = _TEXT_IMPORT.search(data, 0, len(data) if found is None else found + CARRY)
+        if text_import is not None and (found is None or text_import.start() < found):
+            found = text_import.start()
+        if found is not None:
+            return base + found
+        carry = data[-CARRY:]
         pos += len(chunk)
     return end
 
