@@ -269,7 +269,8 @@ class LzmaAloneAnalyzer(CompressedStreamAnalyzer):
     """Legacy ``.lzma`` ("alone") streams.
 
     Low priority: an LZMA-alone or zlib stream whose content starts a pickle (joblib's compressors) is
-    claimed first by the pickle family's own decompressing analyzer; these take every other content.
+    claimed first by the subclasses in ``compressed_pickle`` (same decompression, a compressed-pickle
+    label); these take every other content.
     """
 
     name = "lzma"
