@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import pkgutil
 import sys
 from collections.abc import Sequence
 
 import scanner.commands as commands_pkg
 from scanner import __version__
+from scanner._modules import package_modules
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -38,8 +38,7 @@ class UsageError(Exception):
 
 def _command_modules() -> list[str]:
     """Names of the command modules (one command each, named as its module)."""
-    names = (info.name for info in pkgutil.iter_modules(commands_pkg.__path__))
-    return sorted(name for name in names if not name.startswith("_"))
+    return [name for name in package_modules(commands_pkg.__path__) if not name.startswith("_")]
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

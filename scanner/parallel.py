@@ -2,53 +2,57 @@
 that is missing), never ``fork``: the parent has live hashing threads, and a forked child would inherit
 their locks in whatever state they were.
 
-Threads suit a few files (hashing releases the GIL, so large files overlap well); analysis of many small
+Threads suit a few large files (hashing releases the GIL, so they overlap well); analysis of many small
 files is Python code that holds the GIL, so ``auto`` switches to processes when there are enough files
-to amortise their start-up (:func:`process_threshold`). Each worker process scans a batch of files and
-sends back the frozen results; the caller receives them in input order, so the output is identical to a
-serial run.
+(:func:`process_threshold`). In process mode the parent takes part: the files are cut into batches, the
+``n - 1`` workers take batches from the front while the parent scans batches from the back itself, so
+the parent is busy while the pool starts and a short scan never waits for it. Results are put back in
+input order, so the output is identical to a serial run.
 
 A program calling :func:`scanner.engine.scan_paths` on many files must guard its entry point with
 ``if __name__ == "__main__":`` (the usual rule for ``forkserver``/``spawn``), or pass ``workers="threads"``.
 
-Memory stays bounded: each worker holds at most one small file's bytes (up to one hashing chunk) or one
+Memory stays bounded: each process holds at most one small file's bytes (up to one hashing chunk) or one
 ring of hashing buffers, and results are small.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
 import os
-import signal
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING
 
 from scanner.hashing import CHUNK_SIZE
 from scanner.model import Artifact, ScanResult
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # multiprocessing and concurrent.futures cost ~25 ms to import: only when used
+    import multiprocessing.context
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from scanner.engine import ScanOptions
 
-POOL_START_SECONDS = 0.75
-"""Measured cost of starting a warm worker pool (forkserver, preloaded modules, first file)."""
-FILE_SECONDS = 0.0005
+POOL_START_SECONDS = 0.4
+"""Measured time from asking for a worker pool to its first result (forkserver, preloaded modules)."""
+FILE_SECONDS = 0.0004
 """Measured mean serial cost of one small file (hash, sniff, analyze) on the development machine."""
 
 
 def process_threshold(n: int) -> int:
-    """Fewest files for which ``auto`` starts ``n`` worker processes: the time ``n`` workers save on
-    small files, ``files * FILE_SECONDS * (1 - 1/n)``, must be at least twice the pool's start-up (about
-    6,000 files on 2 cores, 3,500 on 8). Below it threads, which start at once, finish first."""
-    return math.ceil(2 * POOL_START_SECONDS / (FILE_SECONDS * (1 - 1 / n)))
+    """Fewest files for which ``auto`` starts worker processes beside the parent. The parent scans from
+    the start, so processes cost nothing until the pool is up and then share what is left: they pay when
+    the serial work, ``files * FILE_SECONDS``, is at least twice the pool's start-up (about 2,000 files).
+    ``n`` (at least 2) does not change the break-even point, only the gain."""
+    del n
+    return math.ceil(2 * POOL_START_SECONDS / FILE_SECONDS)
 
 
 WORKER_KINDS = ("auto", "threads", "processes")
 """Accepted values of ``ScanOptions.workers``."""
 MAX_BATCH = 32
 """Most files sent to a worker process at once."""
+QUEUED_PER_WORKER = 3
+"""Batches handed to each worker ahead of time (the parent tops them up between its own batches)."""
 
 ProgressCallback = Callable[[int], None]
 
@@ -62,8 +66,9 @@ def usable_cores() -> int:
 
 
 def plan(files: int, jobs: int | None, workers: str, large_files: int = 0) -> tuple[str, int]:
-    """``(mode, n)``: ``serial``, ``threads`` or ``processes`` with ``n`` workers for ``files`` files, of
-    which ``large_files`` are bigger than one hashing chunk.
+    """``(mode, n)``: ``serial``, ``threads`` or ``processes`` with ``n`` files scanned at once (in process
+    mode: the parent and ``n - 1`` workers) for ``files`` files, of which ``large_files`` are bigger than
+    one hashing chunk.
 
     ``auto`` picks processes when there are enough files to pay for them, threads when at least two large
     files can be hashed side by side (hashing releases the GIL), and otherwise one thread: threads only
@@ -83,6 +88,8 @@ def plan(files: int, jobs: int | None, workers: str, large_files: int = 0) -> tu
 
 
 def _context() -> multiprocessing.context.BaseContext:
+    import multiprocessing
+
     methods = multiprocessing.get_all_start_methods()
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
@@ -93,6 +100,8 @@ def _context() -> multiprocessing.context.BaseContext:
 
 def _worker_init() -> None:
     """Workers leave Ctrl-C to the parent, which stops the pool (no traceback from every worker)."""
+    import signal
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -119,14 +128,43 @@ def scan_all(
     if mode == "serial":
         return [scan_artifact(a, options, progress) for a in artifacts]
     if mode == "threads":
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=n) as pool:
             return list(pool.map(lambda a: scan_artifact(a, options, progress), artifacts))
+    return _scan_with_processes(artifacts, options, progress, n)
+
+
+def _scan_with_processes(
+    artifacts: list[Artifact], options: ScanOptions, progress: ProgressCallback | None, n: int
+) -> list[ScanResult]:
+    """The parent and ``n - 1`` workers: workers get batches from the front, the parent scans from the
+    back, until they meet."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from scanner.engine import scan_artifact
+
     size = max(1, min(MAX_BATCH, len(artifacts) // (n * 4)))
     batches = list(_batches(artifacts, size))
     done: list[list[ScanResult] | None] = [None] * len(batches)
-    processes = _pool(n)
+    processes = _pool(n - 1)
+    queued = QUEUED_PER_WORKER * (n - 1)
     try:
-        for index, batch in enumerate(processes.map(_scan_batch, batches, [options] * len(batches))):
+        futures: dict[int, Future[list[ScanResult]]] = {}
+        front, back = 0, len(batches)  # batches[front:back] are not handed out yet
+        while True:
+            # Keep every worker fed, a few batches ahead; whatever is not handed out is the parent's.
+            waiting = sum(1 for f in futures.values() if not f.done())
+            while front < back and waiting < queued:
+                futures[front] = processes.submit(_scan_batch, batches[front], options)
+                front += 1
+                waiting += 1
+            if front >= back:
+                break
+            back -= 1
+            done[back] = [scan_artifact(a, options, progress) for a in batches[back]]
+        for index, future in futures.items():
+            batch = future.result()
             _report(batch, progress)
             done[index] = batch
     except BrokenProcessPool:
@@ -149,6 +187,8 @@ def scan_all(
 
 
 def _pool(n: int) -> ProcessPoolExecutor:
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(max_workers=n, mp_context=_context(), initializer=_worker_init)
 
 
@@ -170,6 +210,8 @@ def _isolate(
 ) -> list[ScanResult]:
     """Scan each file as its own task on one fresh worker at a time. A file is blamed only when it kills
     the worker as the first task that worker ran; it then gets an error result and the rest go on."""
+    from concurrent.futures.process import BrokenProcessPool
+
     results: list[ScanResult] = []
     while len(results) < len(artifacts):
         pending = artifacts[len(results) :]

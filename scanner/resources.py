@@ -11,14 +11,11 @@ import functools
 import hashlib
 import json
 import os
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # importlib.resources.abc is 3.11+; importlib.abc holds it on 3.10
     from importlib.abc import Traversable
-
-import yaml
 
 
 class RulesDataError(Exception):
@@ -28,39 +25,26 @@ class RulesDataError(Exception):
 @functools.cache
 def rules_dir() -> Traversable:
     """The directory holding the rule and policy data."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "rules", here.parent / "rules"):  # installed package, then a checkout
+        if candidate.is_dir():
+            return candidate
+    from importlib import resources  # a zipped install; imports zipfile and friends (~5 ms)
+
     packaged = resources.files("scanner") / "rules"
     if packaged.is_dir():
         return packaged
-    source = Path(__file__).resolve().parent.parent / "rules"
-    if source.is_dir():
-        return source
     raise RulesDataError("rules/ data not found inside the package nor beside it")
-
-
-class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]  # libyaml when built
-    """A safe YAML loader that rejects duplicate mapping keys instead of keeping the last one."""
-
-
-def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
-
-
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_unique_mapping,
-)
 
 
 def load_yaml_text(text: str, origin: str) -> Any:
     """Parse YAML safely, rejecting duplicate keys; errors name ``origin``."""
+    import yaml  # only on a cache miss or a user's policy file: PyYAML costs ~25 ms to import
+
+    from scanner.yaml_loader import UniqueKeyLoader
+
     try:
-        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise RulesDataError(f"{origin}: invalid YAML: {exc}") from None
 

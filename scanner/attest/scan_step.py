@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import posixpath
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from scanner.attest import oms
 from scanner.attest.errors import VerificationError
-from scanner.bom.grouping import ModelGroup, group_models
 from scanner.engine import finalize_findings
 from scanner.model import Coverage, Finding, NotAnalyzed, ScanReport, ScanResult, compute_verdict
 from scanner.policy import Policy
 from scanner.rulebook import finding
+
+if TYPE_CHECKING:
+    from scanner.bom.grouping import ModelGroup
 
 SIGNATURE_NAME = "model.sig"
 ANALYZER = "model-signature"
@@ -29,6 +31,7 @@ MAX_LISTED = 20
 def _signature_findings(results: tuple[ScanResult, ...], sig: ScanResult) -> tuple[list[Finding], str | None]:
     """Findings for one signature, and a not-analyzed reason when it could not be compared."""
     # cryptography is imported only when a model directory holds a signature
+    from scanner.attest import oms
     from scanner.attest.bundle import MAX_BUNDLE, parse_bundle, payload_json
 
     try:
@@ -100,6 +103,8 @@ def check_model_signatures(report: ScanReport, policy: Policy) -> ScanReport:
         if note:
             entry[1].append(note)
     if "signature" in policy.required_checks:
+        from scanner.bom.grouping import group_models
+
         groups, _ = group_models(report.results)
         for group in groups:
             if group.standalone or _covered(group, signed_dirs):

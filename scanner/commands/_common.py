@@ -68,3 +68,17 @@ def progress_bar(total_bytes: int, description: str) -> Iterator[Callable[[int],
     ) as progress:
         task = progress.add_task(description, total=total_bytes)
         yield lambda n: progress.advance(task, n)
+
+
+def add_signing_flags(p: argparse.ArgumentParser) -> None:
+    """``--key``, ``--cert``, ``--cert-chain``, ``--keyless``: exactly one signing mode."""
+    p.add_argument(
+        "--key", metavar="KEY.pem", help="ECDSA private key (passphrase: $ARTIFACT_SCANNER_KEY_PASSWORD)"
+    )
+    p.add_argument("--cert", metavar="CERT.pem", help="signing certificate of --key (private PKI)")
+    p.add_argument("--cert-chain", metavar="CHAIN.pem", help="intermediate and root certificates for --cert")
+    p.add_argument(
+        "--keyless",
+        action="store_true",
+        help="Sigstore keyless signing (ambient CI identity or browser login)",
+    )

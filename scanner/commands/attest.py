@@ -6,8 +6,8 @@ import argparse
 import sys
 
 from scanner.attest.errors import AttestError
+from scanner.commands._common import add_signing_flags
 from scanner.commands.bom import add_scan_flags, run_scan
-from scanner.commands.sign import add_signing_flags
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

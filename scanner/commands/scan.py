@@ -78,7 +78,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     # --- end reports ---
     # --- BOM and attestations (issue 6) ---
-    from scanner.commands.sign import add_signing_flags
+    from scanner.commands._common import add_signing_flags
 
     p.add_argument("--bom", metavar="FILE", help="write the CycloneDX 1.6 ML-BOM to FILE ('-' for stdout)")
     p.add_argument(
@@ -123,9 +123,9 @@ def run(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     # --- dependency audit (issue 7): check the database first, audit recorded versions after ---
-    from scanner.deps.osv_store import VulnDbError, open_store
-
     if args.vuln_db is not None:
+        from scanner.deps.osv_store import VulnDbError, open_store
+
         try:
             open_store(args.vuln_db)
         except VulnDbError as exc:

@@ -8,21 +8,7 @@ from pathlib import Path
 
 from scanner.attest import oms
 from scanner.attest.errors import AttestError
-from scanner.commands._common import positive_int
-
-
-def add_signing_flags(p: argparse.ArgumentParser) -> None:
-    """``--key``, ``--cert``, ``--cert-chain``, ``--keyless``: exactly one signing mode."""
-    p.add_argument(
-        "--key", metavar="KEY.pem", help="ECDSA private key (passphrase: $ARTIFACT_SCANNER_KEY_PASSWORD)"
-    )
-    p.add_argument("--cert", metavar="CERT.pem", help="signing certificate of --key (private PKI)")
-    p.add_argument("--cert-chain", metavar="CHAIN.pem", help="intermediate and root certificates for --cert")
-    p.add_argument(
-        "--keyless",
-        action="store_true",
-        help="Sigstore keyless signing (ambient CI identity or browser login)",
-    )
+from scanner.commands._common import add_signing_flags, positive_int
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 import functools
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from scanner.deps.audit import AuditSetup, audit_source, setup_services
-from scanner.deps.sources.recorded import RecordedLibrariesSource
 from scanner.engine import finalize_findings
 from scanner.model import AnalyzerError, Coverage, NotAnalyzed, ScanReport, compute_verdict
 from scanner.policy import Policy
+
+if TYPE_CHECKING:
+    from scanner.deps.audit import AuditSetup
 
 
 @functools.lru_cache(maxsize=8)
 def scan_setup(vuln_db: str | None) -> AuditSetup:
     """Services for a scan: the ML-specific rules always, the advisory index only with ``--vuln-db``
     (a scan never reads the default index implicitly, so its result depends on its arguments only)."""
+    from scanner.deps.audit import setup_services
+
     if vuln_db is None:
         setup = setup_services(None, use_default=False)
         return replace(setup, notes=("no --vuln-db given: only ML-specific rules were checked",))
@@ -25,6 +29,11 @@ def scan_setup(vuln_db: str | None) -> AuditSetup:
 
 def audit_recorded_libraries(report: ScanReport, vuln_db: str | None, policy: Policy) -> ScanReport:
     """Add findings for vulnerable library versions recorded in artifacts; recompute the verdict."""
+    if vuln_db is None and not any(r.properties.get("libraries") for r in report.results):
+        return report  # nothing to audit (and the audit's modules stay unimported)
+    from scanner.deps.audit import audit_source
+    from scanner.deps.sources.recorded import RecordedLibrariesSource
+
     setup = scan_setup(vuln_db)
     results = []
     for result in report.results:

@@ -16,7 +16,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, BinaryIO, ClassVar
+from typing import IO, Any, BinaryIO, ClassVar, TypeVar
 
 from scanner.model import Finding
 
@@ -58,16 +58,34 @@ class Probe:
     """Total size in bytes."""
     name: str
     """File or member name: a hint for ambiguous content, never decisive alone."""
+    _memo: dict[Callable[[Probe], Any], Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def cached(self, test: Callable[[Probe], _T]) -> _T:
+        """``test(self)``, computed once per probe: several detectors share one content test (text,
+        pickle start, zip end record, tar header), and every file meets every detector."""
+        memo = self._memo
+        if test in memo:
+            return memo[test]  # type: ignore[no-any-return]
+        value = memo[test] = test(self)
+        return value
 
     def is_text(self) -> bool:
         """UTF-8 without NUL bytes in the head (a multi-byte character cut at the end is allowed)."""
-        if b"\0" in self.head:
-            return False
-        try:
-            self.head.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            return exc.start >= len(self.head) - 3 and len(self.head) == HEAD_SIZE
-        return True
+        return self.cached(_is_text)
+
+
+_T = TypeVar("_T")
+
+
+def _is_text(probe: Probe) -> bool:
+    head = probe.head
+    if b"\0" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3 and len(head) == HEAD_SIZE
+    return True
 
 
 def make_probe(stream: BinaryIO, size: int, name: str) -> Probe:

@@ -35,7 +35,7 @@ class PickleAnalyzer(Analyzer):
     priority = 60
 
     def detect(self, probe: Probe) -> bool:
-        return starts_pickle(probe.head, probe.size)
+        return probe.cached(_starts_pickle)
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         with ctx.open() as stream:
@@ -55,6 +55,10 @@ class JoblibAnalyzer(PickleAnalyzer):
 
     def detect(self, probe: Probe) -> bool:
         return super().detect(probe) and b"joblib.numpy_pickle" in probe.head[:4096]
+
+
+def _starts_pickle(probe: Probe) -> bool:
+    return starts_pickle(probe.head, probe.size)
 
 
 def is_legacy_torch(head: bytes) -> bool:

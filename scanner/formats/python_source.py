@@ -33,7 +33,10 @@ class PythonSourceAnalyzer(Analyzer):
     def detect(self, probe: Probe) -> bool:
         if not probe.is_text() or probe.head.lstrip()[:1] in (b"{", b"["):
             return False
-        return probe.name.endswith(".py") or len(_PYTHON_LINE.findall(probe.head)) >= 2
+        if probe.name.endswith(".py"):
+            return True
+        lines = _PYTHON_LINE.finditer(probe.head)
+        return next(lines, None) is not None and next(lines, None) is not None  # two Python lines
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         if ctx.probe.size > MAX_SOURCE_BYTES:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import functools
 import importlib
-import inspect
-import pkgutil
 
 import scanner.formats as formats_pkg
+from scanner._modules import package_modules
 from scanner.formats.interface import Analyzer, Probe
 
 _NOT_ANALYZERS = {"interface", "registry", "detect"}
@@ -21,14 +20,15 @@ _NOT_ANALYZERS = {"interface", "registry", "detect"}
 def all_analyzers() -> tuple[Analyzer, ...]:
     """One instance of every analyzer, primary ones by priority (highest first), then by name."""
     found: dict[str, Analyzer] = {}
-    for info in sorted(pkgutil.iter_modules(formats_pkg.__path__), key=lambda i: i.name):
-        if info.name in _NOT_ANALYZERS or info.name.startswith("_"):
+    for name in package_modules(formats_pkg.__path__):
+        if name in _NOT_ANALYZERS or name.startswith("_"):
             continue
-        module = importlib.import_module(f"{formats_pkg.__name__}.{info.name}")
-        for _, cls in inspect.getmembers(module, inspect.isclass):
+        module = importlib.import_module(f"{formats_pkg.__name__}.{name}")
+        for cls in list(vars(module).values()):
             if (
-                issubclass(cls, Analyzer)
-                and not inspect.isabstract(cls)
+                isinstance(cls, type)
+                and issubclass(cls, Analyzer)
+                and not getattr(cls, "__abstractmethods__", None)
                 and cls.__module__ == module.__name__
             ):
                 if cls.name in found:

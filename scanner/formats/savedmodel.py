@@ -152,6 +152,10 @@ def _top_fields(head: bytes) -> list[tuple[int, int, int, int]]:
     return out
 
 
+_FIRST_TAGS = (b"\x08", b"\x0a", b"\x12", b"\x18", b"\x22")
+"""The field tags either message can open with: SavedModel 1 (varint), 2; GraphDef 1, 2, 3 (varint), 4."""
+
+
 def _looks_like_saved_model(head: bytes) -> bool:
     # SavedModel: saved_model_schema_version (1, varint) and meta_graphs (2, message), in any order; a
     # MetaGraphDef opens with meta_info_def (1) or graph_def (2).
@@ -204,6 +208,8 @@ class TensorFlowGraphAnalyzer(Analyzer):
     priority = 160
 
     def detect(self, probe: Probe) -> bool:
+        if probe.head[:1] not in _FIRST_TAGS:
+            return False
         return _looks_like_saved_model(probe.head) or _looks_like_graphdef(probe.head)
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:

@@ -52,6 +52,10 @@ def _octal(field: bytes) -> int:
     return int(text, 8) if text else 0
 
 
+def _header_ok(probe: Probe) -> bool:
+    return header_ok(probe.head)
+
+
 class TarAnalyzer(Analyzer):
     """Tar archives by header checksum."""
 
@@ -60,7 +64,7 @@ class TarAnalyzer(Analyzer):
     priority = 200
 
     def detect(self, probe: Probe) -> bool:
-        return header_ok(probe.head)
+        return probe.cached(_header_ok)
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         with ctx.open() as stream:
@@ -201,7 +205,7 @@ class PyTorchTarAnalyzer(TarAnalyzer):
     priority = 210
 
     def detect(self, probe: Probe) -> bool:
-        return header_ok(probe.head) and probe.head[:100].split(b"\0", 1)[0] in LEGACY_TORCH_MEMBERS
+        return probe.cached(_header_ok) and probe.head[:100].split(b"\0", 1)[0] in LEGACY_TORCH_MEMBERS
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         ctx.set_property("framework", "pytorch")

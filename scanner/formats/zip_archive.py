@@ -98,6 +98,10 @@ def _eocd_in_probe(probe: Probe) -> bool:
 
 def is_zip(probe: Probe) -> bool:
     """Zip by content: a local header first, an empty archive, or an end record pointing at a directory."""
+    return probe.cached(_is_zip)
+
+
+def _is_zip(probe: Probe) -> bool:
     if probe.head[:4] == LOCAL_SIG or (probe.head[:4] == EOCD_SIG and probe.size >= _EOCD.size):
         return True
     return _eocd_in_probe(probe)

@@ -7,6 +7,7 @@ every call is attributed to the value it really calls. Nothing is imported, call
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -175,7 +176,21 @@ class Machine:
             data, p, limit, stack = reader._data, reader._p, reader._limit, self.stack
             while p < limit:
                 code = data[p]
-                if code == 0x94 and stack and len(memo) < MAX_MEMO:  # MEMOIZE
+                if code in _RUNS:  # BINFLOAT, BININT1, BININT2, BININT: a run of one of them at once
+                    run = _RUNS[code].match(data, p, limit)
+                    if run is None:
+                        break  # truncated: the slow path reports it
+                    end = run.end()
+                    if code == 0x4B:  # BININT1: every other byte is a value
+                        stack.extend(data[p + 1 : end : 2])
+                        k = (end - p) >> 1
+                    else:
+                        order, item, width = _RUN_FORMAT[code]
+                        k = (end - p) // width
+                        stack.extend(struct.unpack_from(order + item * k, data, p))
+                    ops += k - 1
+                    p = end
+                elif code == 0x94 and stack and len(memo) < MAX_MEMO:  # MEMOIZE
                     memo[len(memo)] = stack[-1]
                     p += 1
                 elif code == 0x8C and p + 1 < limit and p + 2 + data[p + 1] <= limit:  # SHORT_BINUNICODE
@@ -198,12 +213,6 @@ class Machine:
                 elif code == 0x71 and p + 1 < limit and stack:  # BINPUT
                     memo[data[p + 1]] = stack[-1]
                     p += 2
-                elif code == 0x4B and p + 1 < limit:  # BININT1
-                    stack.append(data[p + 1])
-                    p += 2
-                elif code == 0x4D and p + 3 <= limit:  # BININT2
-                    stack.append(data[p + 1] | data[p + 2] << 8)
-                    p += 3
                 elif code == 0x6A and p + 5 <= limit:  # LONG_BINGET
                     value = memo.get(_UINT4(data, p + 1)[0], _MISSING)
                     if value is _MISSING:
@@ -253,12 +262,6 @@ class Machine:
                 elif code == 0x61 and len(stack) >= 2 and type(stack[-2]) is list:  # APPEND
                     stack[-2].append(stack.pop())
                     p += 1
-                elif code == 0x47 and p + 9 <= limit:  # BINFLOAT
-                    stack.append(_FLOAT8(data, p + 1)[0])
-                    p += 9
-                elif code == 0x4A and p + 5 <= limit:  # BININT
-                    stack.append(_INT4(data, p + 1)[0])
-                    p += 5
                 else:
                     break
                 ops += 1
@@ -474,8 +477,13 @@ class Machine:
 
 _CONSTANTS: dict[str, Any] = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
 _MISSING = object()
-_FLOAT8 = struct.Struct(">d").unpack_from
-_INT4 = struct.Struct("<i").unpack_from
+_RUNS = {
+    code: re.compile(b"(?:" + re.escape(bytes([code])) + b"[\\x00-\\xff]{%d})+" % width)
+    for code, width in ((0x47, 8), (0x4B, 1), (0x4D, 2), (0x4A, 4))
+}
+"""Runs of one numeric opcode (lists and tuples of numbers): decoded in one step, not one per opcode."""
+_RUN_FORMAT = {0x47: (">", "xd", 9), 0x4D: ("<", "xH", 3), 0x4A: ("<", "xi", 5)}
+"""Byte order, struct items and width per opcode of a run (the ``x`` skips the opcode byte)."""
 _UINT4 = struct.Struct("<I").unpack_from
 _HANDLER_NAMES: dict[str, str] = {
     "NONE": "_h_constant", "NEWTRUE": "_h_constant", "NEWFALSE": "_h_constant",

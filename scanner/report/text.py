@@ -14,9 +14,6 @@ from __future__ import annotations
 import io
 from collections import Counter
 
-from rich.console import Console
-from rich.markup import escape
-
 from scanner.model import Finding, ScanReport, ScanResult, Severity
 from scanner.report._safe import printable
 from scanner.report.interface import Renderer
@@ -68,7 +65,11 @@ class TextRenderer(Renderer):
     def _t(self, text: str) -> str:
         """Artifact-controlled text, printable and (in colour mode) markup-inert."""
         safe = printable(text)
-        return escape(safe) if self.color else safe
+        if not self.color:
+            return safe
+        from rich.markup import escape  # rich only for colour: plain text skips its ~35 ms import
+
+        return escape(safe)
 
     def _paint(self, text: str, style: str) -> str:
         """``text`` (already safe) in ``style`` when colouring."""
@@ -154,6 +155,8 @@ class TextRenderer(Renderer):
         text = "\n".join(lines) + "\n"
         if not self.color:
             return text
+        from rich.console import Console
+
         buffer = io.StringIO()
         console = Console(
             file=buffer,
