@@ -24,6 +24,14 @@ def _char_escape(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+_ANY_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds a surrogate code point, the only thing :func:`encodable` ever changes."""
+    return _ANY_SURROGATE.search(text) is not None
+
+
 def encodable(text: str) -> str:
     """``text`` with undecodable file-name bytes shown as ``\\xNN`` (valid Unicode for JSON, SARIF, HTML)."""
     if text.isascii():

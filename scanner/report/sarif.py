@@ -26,7 +26,7 @@ from urllib.parse import quote
 from scanner import __version__
 from scanner.fingerprint import finding_fingerprint
 from scanner.model import Finding, ScanReport, ScanResult, Severity
-from scanner.report._safe import encodable_tree
+from scanner.report._safe import encodable_tree, has_surrogates
 from scanner.report.interface import Renderer
 from scanner.rulebook import Rule, all_rules
 
@@ -189,4 +189,8 @@ class SarifRenderer(Renderer):
     name = "sarif"
 
     def render(self, report: ScanReport) -> str:
-        return json.dumps(encodable_tree(report_to_sarif(report)), indent=2, ensure_ascii=False) + "\n"
+        document = report_to_sarif(report)
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        if not has_surrogates(text):
+            return text  # the common case: walking the tree to clean it would change nothing
+        return json.dumps(encodable_tree(document), indent=2, ensure_ascii=False) + "\n"
