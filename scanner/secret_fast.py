@@ -44,8 +44,8 @@ def prefilter_source(regex: str) -> bytes:
 @dataclass(frozen=True)
 class _Engine:
     database: object | None
-    indexed: tuple[tuple[SecretPattern, re.Pattern[bytes], int], ...]
-    """(pattern, bytes regex, window) by hyperscan id."""
+    indexed: tuple[SecretPattern, ...]
+    """Patterns by hyperscan id (each confirmed by :func:`_confirmer` around a candidate)."""
     fallback: tuple[tuple[SecretPattern, re.Pattern[bytes], re.Pattern[bytes] | None], ...]
     """Patterns run with ``re`` over the whole data (when one of their keywords occurs)."""
 
@@ -93,21 +93,28 @@ def _keywords(pattern: SecretPattern) -> re.Pattern[bytes] | None:
 
 
 @functools.cache
+def _confirmer(pattern: SecretPattern) -> tuple[re.Pattern[bytes], int]:
+    """The pattern's own regex over bytes and how far around a candidate end it must search; built
+    when a candidate first occurs (compiling every pattern up front cost most of a small scan)."""
+    return re.compile(pattern.source.encode()), min(_width(pattern.source), MAX_WINDOW)
+
+
+@functools.cache
 def _engine() -> _Engine:
-    indexed: list[tuple[SecretPattern, re.Pattern[bytes], int, bytes]] = []
+    indexed: list[tuple[SecretPattern, bytes]] = []
     fallback: list[tuple[SecretPattern, re.Pattern[bytes], re.Pattern[bytes] | None]] = []
     for pattern in secret_patterns():
-        regex = re.compile(pattern.regex.pattern.encode())
-        width = _width(pattern.regex.pattern)
-        source = pattern.prefilter.encode() if pattern.prefilter else prefilter_source(pattern.regex.pattern)
-        indexed.append((pattern, regex, min(width, MAX_WINDOW), source))
-    database = _database([s for *_, s in indexed]) if indexed else None
+        source = pattern.prefilter.encode() if pattern.prefilter else prefilter_source(pattern.source)
+        indexed.append((pattern, source))
+    database = _database([s for _, s in indexed]) if indexed else None
     if database is None and indexed:  # find the culprits only when the whole set fails
-        keep = [entry for entry in indexed if _database([entry[3]]) is not None]
-        fallback.extend((p, r, _keywords(p)) for p, r, _, _ in indexed if all(p is not k[0] for k in keep))
+        keep = [entry for entry in indexed if _database([entry[1]]) is not None]
+        fallback.extend(
+            (p, _confirmer(p)[0], _keywords(p)) for p, _ in indexed if all(p is not k[0] for k in keep)
+        )
         indexed = keep
-        database = _database([s for *_, s in indexed]) if indexed else None
-    return _Engine(database, tuple((p, r, w) for p, r, w, _ in indexed), tuple(fallback))
+        database = _database([s for _, s in indexed]) if indexed else None
+    return _Engine(database, tuple(p for p, _ in indexed), tuple(fallback))
 
 
 _local = threading.local()
@@ -158,7 +165,8 @@ def find_secrets_bytes(data: bytes) -> list[SecretMatch]:
 
         database.scan(data, match_event_handler=on_match, scratch=cast(hyperscan.Scratch, _scratch(database)))
         for pattern_id, pattern_ends in ends.items():
-            pattern, regex, back = engine.indexed[pattern_id]
+            pattern = engine.indexed[pattern_id]
+            regex, back = _confirmer(pattern)
             seen: set[int] = set()
             for lo, hi in _windows(pattern_ends, back, len(data)):
                 for m in regex.finditer(data, lo, hi):

@@ -25,18 +25,30 @@ class SecretPattern:
     """Type of secret, shown in the redacted form (``aws-access-key-id``)."""
     rule_id: str
     """Rule reported when it matches."""
-    regex: re.Pattern[str]
-    """The pattern; group ``secret`` (or the whole match) is the secret value."""
+    source: str
+    """The pattern's source; group ``secret`` (or the whole match) is the secret value."""
     min_entropy: float
     """Minimum Shannon entropy (bits per char) of the value; 0 for fixed-format patterns."""
     keywords: tuple[str, ...] = ()
     """Lower-case strings of which one must occur in the text for the pattern to be tried."""
-    exclude: re.Pattern[str] | None = None
+    exclude_source: str | None = None
     """Values matching this are placeholders (documentation examples), not secrets."""
     deep_regex: str | None = None
     """Pattern searched in raw binary bytes by ``scan --deep`` (``None``: not a deep pattern)."""
     prefilter: str | None = None
     """Cheap hyperscan superset of ``regex`` for long texts (``None``: derived from ``regex``)."""
+
+    # Compiled on first use: ``re`` compiles the whole set in ~50 ms, while the hyperscan search needs
+    # a pattern's regex only to confirm a candidate, which most scans never meet.
+    @functools.cached_property
+    def regex(self) -> re.Pattern[str]:
+        """The compiled pattern."""
+        return _compiled(self, self.source)
+
+    @functools.cached_property
+    def exclude(self) -> re.Pattern[str] | None:
+        """The compiled placeholder pattern, if any."""
+        return _compiled(self, self.exclude_source) if self.exclude_source is not None else None
 
     def accepts(self, value: str) -> bool:
         """Whether a matched value passes the entropy and placeholder checks."""
@@ -73,11 +85,18 @@ def shannon_entropy(value: str) -> float:
     return -sum(c / total * math.log2(c / total) for c in counts.values())
 
 
-def _compile(entry: Any, key: str) -> re.Pattern[str]:
+def _source(entry: Any, key: str) -> str:
     try:
-        return re.compile(str(entry[key]))
-    except (KeyError, re.error) as exc:
-        raise RulesDataError(f"rules/secrets.yaml: pattern {entry.get('name')!r}: {key}: {exc}") from None
+        return str(entry[key])
+    except KeyError:
+        raise RulesDataError(f"rules/secrets.yaml: pattern {entry.get('name')!r}: no {key}") from None
+
+
+def _compiled(pattern: SecretPattern, source: str) -> re.Pattern[str]:
+    try:
+        return re.compile(source)
+    except re.error as exc:
+        raise RulesDataError(f"rules/secrets.yaml: pattern {pattern.name!r}: {exc}") from None
 
 
 @functools.cache
@@ -91,10 +110,10 @@ def secret_patterns() -> tuple[SecretPattern, ...]:
             SecretPattern(
                 name=str(entry["name"]),
                 rule_id=str(entry["rule"]),
-                regex=_compile(entry, "regex"),
+                source=_source(entry, "regex"),
                 min_entropy=float(entry.get("min_entropy", 0.0)),
                 keywords=tuple(str(k).lower() for k in entry.get("keywords", ())),
-                exclude=_compile(entry, "exclude") if "exclude" in entry else None,
+                exclude_source=_source(entry, "exclude") if "exclude" in entry else None,
                 deep_regex=str(entry.get("deep_regex", entry["regex"])) if deep else None,
                 prefilter=str(entry["prefilter"]) if "prefilter" in entry else None,
             )
@@ -118,8 +137,10 @@ def _candidates(text: str) -> Iterator[SecretMatch]:
                 yield SecretMatch(pattern, start, end, redacted_form(pattern.name, value))
 
 
-FAST_MIN_CHARS = 4096
-"""Texts at least this long are searched by :mod:`scanner.secret_fast` (hyperscan) instead of ``re``."""
+FAST_MIN_CHARS = 1
+"""Texts at least this long are searched by :mod:`scanner.secret_fast` (hyperscan, one pass for every
+pattern, ~4 us for a short string) instead of ``re`` (every pattern in turn, ~12 us, and ~50 ms to
+compile the set). Both find exactly the same secrets; the ``re`` path is the reference in tests."""
 
 
 def rank(match: SecretMatch) -> tuple[int, int, int]:
@@ -131,6 +152,8 @@ def rank(match: SecretMatch) -> tuple[int, int, int]:
 
 def find_secrets(text: str) -> Iterator[SecretMatch]:
     """Yield the secrets in ``text``, non-overlapping, in order of position (character offsets)."""
+    if not text:
+        return
     if len(text) >= FAST_MIN_CHARS:
         yield from _find_fast(text)
         return

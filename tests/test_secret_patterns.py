@@ -165,3 +165,30 @@ def test_compiled_pattern_database_is_cached_and_survives_a_corrupt_cache(monkey
     secret_fast._engine.cache_clear()
     assert [name for name, *_ in found[0]] == ["github-token"]
     assert found[0] == found[1] == found[2]
+
+
+@pytest.mark.parametrize(
+    "text", [t for t, _ in TOKENS.values()] + list(NEAR_MISSES) + ["x", "F32", "layer0.weight"]
+)
+def test_short_strings_get_the_same_answer_from_both_searches(
+    text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scanner import secret_scan
+
+    fast = [(m.start, m.end, m.pattern.name, m.redacted) for m in find_secrets(text)]
+    monkeypatch.setattr(secret_scan, "FAST_MIN_CHARS", 10**12)
+    assert [(m.start, m.end, m.pattern.name, m.redacted) for m in find_secrets(text)] == fast
+
+
+def test_every_shipped_pattern_compiles() -> None:
+    """Patterns compile on first use; a broken one in rules/secrets.yaml must fail here, not in a scan."""
+    from scanner.secret_fast import _confirmer
+    from scanner.secret_scan import secret_patterns
+
+    patterns = secret_patterns()
+    assert len(patterns) >= 20
+    for pattern in patterns:
+        assert pattern.regex.pattern == pattern.source
+        assert pattern.exclude is None or pattern.exclude.pattern == pattern.exclude_source
+        regex, window = _confirmer(pattern)
+        assert regex.pattern == pattern.source.encode() and window > 0
