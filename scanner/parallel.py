@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -135,6 +136,65 @@ def scan_all(
     return _scan_with_processes(artifacts, options, progress, n)
 
 
+class _Split:
+    """Batches shared by the parent (taking from the back) and the thread feeding the workers (taking
+    from the front): ``batches[front:back]`` are not handed out yet."""
+
+    def __init__(self, count: int) -> None:
+        self.lock = threading.Lock()
+        self.front = 0
+        self.back = count
+        self.stop = False
+
+    def take_front(self) -> int | None:
+        with self.lock:
+            if self.stop or self.front >= self.back:
+                return None
+            self.front += 1
+            return self.front - 1
+
+    def take_back(self) -> int | None:
+        with self.lock:
+            if self.front >= self.back:
+                return None
+            self.back -= 1
+            return self.back
+
+
+def _feed(
+    pool: ProcessPoolExecutor,
+    batches: list[list[Artifact]],
+    options: ScanOptions,
+    split: _Split,
+    futures: dict[int, Future[list[ScanResult]]],
+    queued: int,
+) -> None:
+    """Hand batches to the workers, ``queued`` at a time. It runs in its own thread: the first submit
+    waits for the forkserver to start and preload (a few tenths of a second), and the parent scans
+    meanwhile. A pool that breaks stops the feeding; the parent then takes everything left."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    waiting: set[Future[list[ScanResult]]] = set()
+    while True:
+        if len(waiting) >= queued:
+            _, pending = wait(waiting, return_when=FIRST_COMPLETED)
+            waiting = set(pending)
+            continue
+        index = split.take_front()
+        if index is None:
+            return
+        try:
+            future = pool.submit(_scan_batch, batches[index], options)
+        except Exception:  # BrokenProcessPool, or a pool shut down by Ctrl-C: the parent takes over
+            with split.lock:  # the batch was taken from the front and not handed out: give it back
+                if split.front == index + 1:
+                    split.front = index
+                split.stop = True
+            return
+        futures[index] = future
+        waiting.add(future)
+
+
 def _scan_with_processes(
     artifacts: list[Artifact], options: ScanOptions, progress: ProgressCallback | None, n: int
 ) -> list[ScanResult]:
@@ -147,23 +207,25 @@ def _scan_with_processes(
     size = max(1, min(MAX_BATCH, len(artifacts) // (n * 4)))
     batches = list(_batches(artifacts, size))
     done: list[list[ScanResult] | None] = [None] * len(batches)
+    split = _Split(len(batches))
+    futures: dict[int, Future[list[ScanResult]]] = {}
     processes = _pool(n - 1)
-    queued = QUEUED_PER_WORKER * (n - 1)
+    feeder = threading.Thread(
+        target=_feed,
+        args=(processes, batches, options, split, futures, QUEUED_PER_WORKER * (n - 1)),
+        name="artifact-scanner-feeder",
+        daemon=True,
+    )
+    feeder.start()
     try:
-        futures: dict[int, Future[list[ScanResult]]] = {}
-        front, back = 0, len(batches)  # batches[front:back] are not handed out yet
-        while True:
-            # Keep every worker fed, a few batches ahead; whatever is not handed out is the parent's.
-            waiting = sum(1 for f in futures.values() if not f.done())
-            while front < back and waiting < queued:
-                futures[front] = processes.submit(_scan_batch, batches[front], options)
-                front += 1
-                waiting += 1
-            if front >= back:
-                break
-            back -= 1
-            done[back] = [scan_artifact(a, options, progress) for a in batches[back]]
-        for index, future in futures.items():
+        while (index := split.take_back()) is not None:
+            done[index] = [scan_artifact(a, options, progress) for a in batches[index]]
+        feeder.join()
+        # A batch the feeder gave back after a broken submit lies between the two ends: scan it here.
+        for index in range(len(batches)):
+            if done[index] is None and index not in futures:
+                done[index] = [scan_artifact(a, options, progress) for a in batches[index]]
+        for index, future in sorted(futures.items()):
             batch = future.result()
             _report(batch, progress)
             done[index] = batch
@@ -180,7 +242,10 @@ def _scan_with_processes(
         return [r for batch in done if batch is not None for r in batch]
     except BaseException:
         # Ctrl-C or a failure: drop the queued batches instead of scanning them before giving up.
+        with split.lock:
+            split.stop = True
         processes.shutdown(wait=True, cancel_futures=True)
+        feeder.join()
         raise
     processes.shutdown(wait=True)
     return [r for batch in done if batch is not None for r in batch]
