@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 from scanner.formats._byte_range import byte_range
 from scanner.formats.interface import AnalysisContext, Limits, ScanBudget, make_probe
 from scanner.formats.registry import select_analyzers
-from scanner.hashing import CHUNK_SIZE, HashError, hash_file, hash_stream
+from scanner.hashing import CHUNK_SIZE, HashError, hash_bytes, hash_file
 from scanner.model import (
     AnalyzerError,
     Artifact,
@@ -34,7 +34,7 @@ from scanner.model import (
 )
 from scanner.policy import Policy, default_policy
 from scanner.rulebook import finding
-from scanner.walk import ExternalLink, list_artifacts
+from scanner.walk import ExternalLink, Listing, list_artifacts
 
 ProgressCallback = Callable[[int], None]
 
@@ -180,9 +180,16 @@ class _Collector:
 
 
 def _read_small(path: str, size: int) -> bytes:
-    with open(path, "rb") as f:
+    """The whole content of a file of at most one hashing chunk (unbuffered: one read, no copy)."""
+    with open(path, "rb", buffering=0) as f:
         before = os.fstat(f.fileno())
-        data = f.read(CHUNK_SIZE + 1)
+        want = min(before.st_size, CHUNK_SIZE) + 1  # one byte more shows a file that grew
+        data = f.read(want) or b""
+        while 0 < len(data) < want:  # a short read (signal, network file system): read on
+            more = f.read(want - len(data))
+            if not more:
+                break
+            data += more
         if len(data) != before.st_size or os.fstat(f.fileno()).st_size != before.st_size:
             raise HashError(f"{path}: file changed while being read")
     return data
@@ -232,7 +239,9 @@ def scan_artifact(
     try:
         if artifact.size <= CHUNK_SIZE:
             data = _read_small(artifact.fs_path, artifact.size)
-            digests: Digests = hash_stream(io.BytesIO(data), shard_size=options.shard_size, progress=progress)
+            digests: Digests = hash_bytes(data, shard_size=options.shard_size)
+            if progress is not None and data:
+                progress(len(data))
             size = len(data)
 
             def opener() -> BinaryIO:
@@ -299,10 +308,15 @@ def _file_key(artifact: Artifact) -> tuple[int, int, int, int] | None:
 
 
 def scan_paths(
-    paths: list[str], options: ScanOptions, progress: ProgressCallback | None = None
+    paths: list[str],
+    options: ScanOptions,
+    progress: ProgressCallback | None = None,
+    listing: Listing | None = None,
 ) -> ScanReport:
-    """Scan files and directories; the result's order is stable whatever ``options.jobs`` is."""
-    listing = list_artifacts(paths)
+    """Scan files and directories; the result's order is stable whatever ``options.jobs`` is.
+    ``listing`` is ``list_artifacts(paths)`` when the caller has it already."""
+    if listing is None:
+        listing = list_artifacts(paths)
     # A file reached twice (hard links, symlinks into a blob store) is analyzed once.
     unique: dict[tuple[int, int, int, int] | str, Artifact] = {}
     keys: list[tuple[int, int, int, int] | str] = []

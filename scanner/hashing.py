@@ -178,6 +178,22 @@ class _RingHasher:
         return total
 
 
+def hash_bytes(data: bytes, *, shard_size: int | None = None) -> Digests:
+    """Digests of content already in memory (a small file read whole)."""
+    shards = None
+    if shard_size:
+        sh = _ShardHasher(shard_size)
+        sh.update(memoryview(data))
+        shards = sh.finish()
+    return Digests(
+        sha256=hashlib.sha256(data).hexdigest(),
+        blake3=blake3.blake3(data).hexdigest(),
+        size=len(data),
+        shard_size=shard_size,
+        shards=shards or (),
+    )
+
+
 def hash_stream(
     stream: BinaryIO,
     *,
@@ -192,18 +208,7 @@ def hash_stream(
         # Small input: inline, no worker round trip.
         if progress is not None and first:
             progress(len(first))
-        shards = None
-        if shard_size:
-            sh = _ShardHasher(shard_size)
-            sh.update(memoryview(first))
-            shards = sh.finish()
-        return Digests(
-            sha256=hashlib.sha256(first).hexdigest(),
-            blake3=blake3.blake3(first).hexdigest(),
-            size=len(first),
-            shard_size=shard_size,
-            shards=shards or (),
-        )
+        return hash_bytes(first, shard_size=shard_size)
     ring = _RingHasher(shard_size, chunk_size)
     head = memoryview(first + rest)
     ring.b3.update(head)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from scanner.hashing import CHUNK_SIZE
@@ -86,6 +86,20 @@ def plan(files: int, jobs: int | None, workers: str, large_files: int = 0) -> tu
             return "serial", 1
         return "threads", n
     return workers, n
+
+
+def start_workers_early(artifacts: Sequence[Artifact], jobs: int | None, workers: str) -> None:
+    """Start the forkserver now when a scan of ``artifacts`` will use worker processes: it preloads the
+    engine (a few tenths of a second) while the caller does the same, instead of after."""
+    if workers not in WORKER_KINDS:
+        return  # the scan reports the bad value
+    large = sum(1 for a in artifacts if a.size > CHUNK_SIZE)
+    if plan(len(artifacts), jobs, workers, large)[0] != "processes":
+        return
+    if _context().get_start_method() == "forkserver":
+        from multiprocessing import forkserver
+
+        forkserver.ensure_running()
 
 
 def _context() -> multiprocessing.context.BaseContext:

@@ -8,10 +8,6 @@ import sys
 from typing import TYPE_CHECKING
 
 from scanner.commands._common import positive_int, progress_bar, severity_arg, write_output
-from scanner.engine import ScanOptions, scan_paths
-from scanner.policy import PolicyError, load_policy
-from scanner.report.json_report import JsonRenderer
-from scanner.report.text import TextRenderer
 from scanner.walk import list_artifacts
 
 if TYPE_CHECKING:
@@ -90,6 +86,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Listing is cheap; knowing the files first lets worker processes start up while this process
+    # imports the engine and the analyzers.
+    listing = list_artifacts(args.paths)
+    from scanner.parallel import start_workers_early
+
+    start_workers_early(listing.artifacts, args.jobs, args.workers)
+
+    from scanner.engine import ScanOptions, scan_paths
+    from scanner.policy import PolicyError, load_policy
+    from scanner.report.json_report import JsonRenderer
+    from scanner.report.text import TextRenderer
+
     try:
         policy = load_policy(args.policy)
     except PolicyError as exc:
@@ -149,9 +157,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"artifact-scanner: error: {exc}", file=sys.stderr)
         return 2
     # --- end BOM and attestations ---
-    total = sum(a.size for a in list_artifacts(args.paths).artifacts) if sys.stderr.isatty() else 0
+    total = sum(a.size for a in listing.artifacts) if sys.stderr.isatty() else 0
     with progress_bar(total, "scanning") as progress:
-        report = scan_paths(args.paths, options, progress)
+        report = scan_paths(args.paths, options, progress, listing=listing)
     # --- dependency audit (issue 7) ---
     from scanner.deps.scan_step import audit_recorded_libraries
 
