@@ -8,7 +8,6 @@ zip, tar, 7z and the compressed-stream analyzers all go through it before handin
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, BinaryIO, Protocol
@@ -111,6 +110,8 @@ def spool_bounded(ctx: AnalysisContext, source: Readable, cap: int) -> Spooled:
 
     A read error (corrupt compressed data) stops the copy and is returned, keeping what came before.
     """
+    import tempfile  # imports random and shutil: only when spooling
+
     out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=ctx.limits.spool_memory_bytes)  # noqa: SIM115
     copied = 0
     error = None

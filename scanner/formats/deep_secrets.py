@@ -12,7 +12,6 @@ from typing import Any
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.model import Finding
 from scanner.rulebook import finding
-from scanner.secret_deep import DeepSearchLimit, search_stream
 
 NAME = "deep-secrets"
 MAX_REPORTED = 100
@@ -33,6 +32,8 @@ class DeepSecretsAnalyzer(Analyzer):
         return not probe.is_text()
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
+        from scanner.secret_deep import DeepSearchLimit, search_stream  # only with --deep
+
         reported = 0
         with ctx.open() as stream:
             try:

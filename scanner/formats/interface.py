@@ -12,8 +12,6 @@ Adding a format is adding one module under ``scanner/formats/`` that defines an 
 from __future__ import annotations
 
 import abc
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, BinaryIO, ClassVar, TypeVar
@@ -201,6 +199,8 @@ def spool(
     ``limits.spool_memory_bytes`` and moves to disk beyond that, so memory stays bounded.
     """
     cap = limits.max_member_bytes if max_bytes is None else max_bytes
+    import tempfile  # only when a member is spooled (tempfile imports random, shutil: ~8 ms)
+
     out: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=limits.spool_memory_bytes)  # noqa: SIM115
     copied = 0
     while copied < cap:
@@ -217,4 +217,6 @@ def spool(
 
 def copy_stream(source: IO[bytes], target: IO[bytes]) -> None:
     """Copy a whole stream (for callers that checked its size already)."""
+    import shutil
+
     shutil.copyfileobj(source, target, 1 << 20)

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,8 @@ _CONFIG_ATTRS = ("model_config", "training_config")
 
 def read_hdf5(path: str, cap: int, timeout: float = TIMEOUT_SECONDS) -> dict[str, Any]:
     """The child's summary of the HDF5 file at ``path``; ``{"timeout": True}`` or ``{"crash": ...}``."""
+    import subprocess  # ~5 ms to import: only when an HDF5 file is met
+
     root = str(Path(scanner.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
     try:
@@ -70,6 +69,9 @@ class KerasH5Analyzer(Analyzer):
         if ctx.member is None and os.path.isfile(path) and os.path.getsize(path) == ctx.probe.size:
             summary = read_hdf5(path, cap, TIMEOUT_SECONDS)
         else:
+            import shutil
+            import tempfile
+
             with tempfile.NamedTemporaryFile(suffix=".h5") as copy, ctx.open() as stream:
                 shutil.copyfileobj(stream, copy, 1 << 20)
                 copy.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from scanner.deps.filenames import kind_of
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.model import Finding
 from scanner.rulebook import finding
@@ -40,8 +41,6 @@ class DependencyFileAnalyzer(Analyzer):
     priority = 300
 
     def detect(self, probe: Probe) -> bool:
-        from scanner.deps.filenames import kind_of
-
         return kind_of(probe.name) is not None and probe.is_text()
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:

@@ -8,7 +8,6 @@ released as soon as py7zr finishes the member, so at most one member is held at 
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -36,6 +35,8 @@ def _writer_types() -> tuple[type[Any], type[Any]]:
             self.cap = cap
             self.written = 0
             self.overflow = False
+            import tempfile  # imports random and shutil: only when spooling
+
             self.file: IO[bytes] = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed in close()
                 max_size=owner.ctx.limits.spool_memory_bytes
             )

@@ -34,6 +34,8 @@ def header_ok(block: bytes) -> bool:
     if len(block) < BLOCK or block[:BLOCK] == bytes(BLOCK):
         return False
     field = block[148:156].split(b"\0", 1)[0].strip()
+    if not field or field.translate(None, b"01234567"):
+        return False  # the checksum is octal digits: most non-tar content fails here, cheaply
     try:
         stored = int(field, 8)
     except ValueError:
