@@ -7,7 +7,6 @@ every call is attributed to the value it really calls. Nothing is imported, call
 
 from __future__ import annotations
 
-import re
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -177,16 +176,18 @@ class Machine:
             while p < limit:
                 code = data[p]
                 if code in _RUNS:  # BINFLOAT, BININT1, BININT2, BININT: a run of one of them at once
-                    run = _RUNS[code].match(data, p, limit)
-                    if run is None:
-                        break  # truncated: the slow path reports it
-                    end = run.end()
+                    order, item, width = _RUNS[code]
+                    # The opcode bytes of a run sit ``width`` apart: count them with C slicing.
+                    marks = bytes(data[p:limit:width])
+                    k = len(marks) - len(marks.lstrip(marks[:1]))
+                    if p + k * width > limit:
+                        k -= 1  # the last one's argument is cut off by the window
+                    if k <= 0:
+                        break  # truncated: the slow path reads on or reports it
+                    end = p + k * width
                     if code == 0x4B:  # BININT1: every other byte is a value
                         stack.extend(data[p + 1 : end : 2])
-                        k = (end - p) >> 1
                     else:
-                        order, item, width = _RUN_FORMAT[code]
-                        k = (end - p) // width
                         stack.extend(struct.unpack_from(order + item * k, data, p))
                     ops += k - 1
                     p = end
@@ -477,13 +478,9 @@ class Machine:
 
 _CONSTANTS: dict[str, Any] = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
 _MISSING = object()
-_RUNS = {
-    code: re.compile(b"(?:" + re.escape(bytes([code])) + b"[\\x00-\\xff]{%d})+" % width)
-    for code, width in ((0x47, 8), (0x4B, 1), (0x4D, 2), (0x4A, 4))
-}
-"""Runs of one numeric opcode (lists and tuples of numbers): decoded in one step, not one per opcode."""
-_RUN_FORMAT = {0x47: (">", "xd", 9), 0x4D: ("<", "xH", 3), 0x4A: ("<", "xi", 5)}
-"""Byte order, struct items and width per opcode of a run (the ``x`` skips the opcode byte)."""
+_RUNS = {0x47: (">", "xd", 9), 0x4B: ("<", "xB", 2), 0x4D: ("<", "xH", 3), 0x4A: ("<", "xi", 5)}
+"""Runs of one numeric opcode (lists and tuples of numbers), decoded in one step, not one per opcode:
+byte order, struct items and width per opcode (the ``x`` skips the opcode byte)."""
 _UINT4 = struct.Struct("<I").unpack_from
 _HANDLER_NAMES: dict[str, str] = {
     "NONE": "_h_constant", "NEWTRUE": "_h_constant", "NEWFALSE": "_h_constant",
