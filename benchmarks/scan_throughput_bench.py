@@ -10,7 +10,9 @@ safetensors with a real header), then times, in fresh processes:
 - ``picklescan --path DIR`` and ``modelscan -p DIR`` when a venv holding them is given (make one with
   ``python3 -m venv /tmp/peers-venv && /tmp/peers-venv/bin/pip install picklescan modelscan``).
 
-Prints wall time, files/s, MB/s and the peak RSS of the scanning processes. Nothing here is a test.
+Each command runs ``--repeat`` times (default 5), interleaved with the others so that a noisy moment on
+a shared machine hits every tool alike; the median wall and CPU time, the fastest run, files/s, MB/s and
+the largest peak RSS are printed. Nothing here is a test.
 Opaque binaries are named ``.raw``: picklescan 0.0.x treats ``.bin``/``.dat`` as pickles and aborts the
 whole directory scan on the first random file it cannot parse (a ``ValueError`` traceback), which would
 time its crash instead of a scan.
@@ -24,6 +26,7 @@ import os
 import pickle
 import random
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -100,10 +103,16 @@ def timed(cmd: list[str]) -> tuple[float, int, int, float]:
     return float(out[0]), int(out[1]), int(out[2]), float(out[3])
 
 
-def report(label: str, seconds: float, code: int, rss: int, cpu: float, files: int, size: int) -> None:
+def report(label: str, runs: list[tuple[float, int, int, float]], files: int, size: int) -> None:
+    """One line per command: the median of its runs (wall, CPU), the fastest run, the largest peak."""
+    walls = sorted(r[0] for r in runs)
+    seconds = statistics.median(walls)
+    cpu = statistics.median(r[3] for r in runs)
+    rss = max(r[2] for r in runs)
+    codes = sorted({r[1] for r in runs})
     print(
-        f"{label:38} {seconds:7.2f} s {files / seconds:9.0f} files/s {size / seconds / 1e6:9.1f} MB/s "
-        f"{cpu:6.2f} s CPU {rss / 1024:7.0f} MiB peak  exit {code}",
+        f"{label:38} {seconds:6.2f} s (min {walls[0]:.2f}) {files / seconds:7.0f} files/s "
+        f"{size / seconds / 1e6:7.1f} MB/s {cpu:5.2f} s CPU {rss / 1024:5.0f} MiB peak  exit {codes}",
         flush=True,
     )
 
@@ -114,6 +123,7 @@ def main() -> int:
     parser.add_argument("--large-count", type=int, default=3)
     parser.add_argument("--peers", default="/tmp/peers-venv", help="venv with picklescan and modelscan")
     parser.add_argument("--keep", action="store_true", help="keep the generated corpus")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each command (median reported)")
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="as-bench-"))
     try:
@@ -139,19 +149,24 @@ def main() -> int:
             ("2,000 small", corpora["small"], n_small, s_small),
             ("2,000 small + large", corpora["large"], n_mixed, s_mixed),
         ):
-            print(f"\n== {name}")
-            for label, flags in (
-                ("artifact-scanner (auto)", []),
-                ("artifact-scanner --workers threads", ["--workers", "threads"]),
-                ("artifact-scanner --jobs 1", ["--jobs", "1"]),
-                ("artifact-scanner --workers processes", ["--workers", "processes"]),
-            ):
-                cmd = [py, "-m", "scanner", "scan", str(directory), "--json", str(out)]
-                report(label, *timed(cmd + flags), n, size)
+            print(f"\n== {name} (median of {args.repeat} runs, commands interleaved)")
+            scan = [py, "-m", "scanner", "scan", str(directory), "--json", str(out)]
+            commands = {
+                "artifact-scanner (auto)": scan,
+                "artifact-scanner --workers threads": [*scan, "--workers", "threads"],
+                "artifact-scanner --jobs 1": [*scan, "--jobs", "1"],
+                "artifact-scanner --workers processes": [*scan, "--workers", "processes"],
+            }
             if (peers / "picklescan").exists():
-                report("picklescan", *timed([str(peers / "picklescan"), "--path", str(directory)]), n, size)
+                commands["picklescan"] = [str(peers / "picklescan"), "--path", str(directory)]
             if (peers / "modelscan").exists():
-                report("modelscan", *timed([str(peers / "modelscan"), "-p", str(directory)]), n, size)
+                commands["modelscan"] = [str(peers / "modelscan"), "-p", str(directory)]
+            runs: dict[str, list[tuple[float, int, int, float]]] = {label: [] for label in commands}
+            for _ in range(args.repeat):  # interleaved: a noisy moment hits every command alike
+                for label, cmd in commands.items():
+                    runs[label].append(timed(cmd))
+            for label in commands:
+                report(label, runs[label], n, size)
         print("\npeak RSS: the largest single process of the command (parent or one worker)")
     finally:
         if not args.keep:

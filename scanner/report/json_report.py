@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-from importlib import resources
 from typing import Any
 
 from scanner import __version__
@@ -24,6 +23,8 @@ SCHEMA_FILE = "scan-result-v1.schema.json"
 @functools.cache
 def result_schema() -> dict[str, Any]:
     """The JSON Schema of this output, shipped inside the package (``scanner/schemas``)."""
+    from importlib import resources  # ~6 ms to import: only for validation
+
     text = (resources.files("scanner") / "schemas" / SCHEMA_FILE).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
