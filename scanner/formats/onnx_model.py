@@ -126,8 +126,16 @@ def is_python_op(domain: str, op_type: str) -> bool:
     )
 
 
+_FIRST_BYTES = frozenset(
+    (tag & 0x7F) | (0x80 if tag > 0x7F else 0) for tag in (n << 3 | w for n, w in _MODEL_FIELDS.items())
+)
+"""The first byte of the first field's tag (a varint) of any ModelProto."""
+
+
 def looks_like_onnx(head: bytes, size: int) -> bool:
     """Whether ``head`` starts like a serialized ModelProto (any field order; ir_version >= 3)."""
+    if not head or head[0] not in _FIRST_BYTES:
+        return False
     source = WireSource.from_bytes(head)
     pos = 0
     seen = 0
