@@ -195,6 +195,7 @@ class CompressedStreamAnalyzer(Analyzer):
 class GzipAnalyzer(CompressedStreamAnalyzer):
     """gzip (RFC 1952), including concatenated members."""
 
+    first_bytes = frozenset(b"\x1f")
     name = "gzip"
     format = "gzip"
     codec = "gzip"
@@ -227,6 +228,7 @@ class GzipAnalyzer(CompressedStreamAnalyzer):
 class Bzip2Analyzer(CompressedStreamAnalyzer):
     """bzip2 streams, including concatenated ones."""
 
+    first_bytes = frozenset(b"B")
     name = "bzip2"
     format = "bzip2"
     codec = "bzip2"
@@ -252,6 +254,7 @@ class Bzip2Analyzer(CompressedStreamAnalyzer):
 class XzAnalyzer(CompressedStreamAnalyzer):
     """xz containers."""
 
+    first_bytes = frozenset(b"\xfd")
     name = "xz"
     format = "xz"
     codec = "xz"
@@ -273,6 +276,7 @@ class LzmaAloneAnalyzer(CompressedStreamAnalyzer):
     label); these take every other content.
     """
 
+    first_bytes = frozenset(range(225))  # the properties byte
     name = "lzma"
     format = "lzma"
     codec = "lzma"
@@ -299,6 +303,7 @@ class LzmaAloneAnalyzer(CompressedStreamAnalyzer):
 class ZlibAnalyzer(CompressedStreamAnalyzer):
     """zlib-wrapped deflate (joblib's default compressor writes it)."""
 
+    first_bytes = frozenset(b"\x78")
     name = "zlib"
     format = "zlib"
     codec = "zlib"

@@ -47,6 +47,7 @@ def _looks_like_jinja(text: str) -> bool:
 class GgufAnalyzer(Analyzer):
     """GGUF files, by their ``GGUF`` magic."""
 
+    first_bytes = frozenset(b"G")
     name = NAME
     format = "gguf"
     priority = 200

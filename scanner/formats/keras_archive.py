@@ -66,6 +66,7 @@ def _unsafe_name(name: str) -> bool:
 class KerasArchiveAnalyzer(Analyzer):
     """Zip archives whose directory lists ``config.json`` and ``metadata.json`` or ``model.weights.h5``."""
 
+    first_bytes = frozenset(b"P")  # a local file header first
     name = NAME
     format = "keras"
     priority = 300
@@ -192,6 +193,7 @@ class KerasConfigInZipAnalyzer(Analyzer):
     analyzer's business).
     """
 
+    first_bytes = frozenset(b"P")  # a local file header first
     name = "keras-config-in-zip"
     format = "zip"
     supplementary = True

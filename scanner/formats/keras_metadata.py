@@ -39,6 +39,7 @@ def looks_like_keras_metadata(head: bytes) -> bool:
 class KerasMetadataAnalyzer(Analyzer):
     """TF-Keras ``keras_metadata.pb`` files, by content."""
 
+    first_bytes = frozenset(b"\x0a")
     name = NAME
     format = "keras-savedmodel-metadata"
     priority = 165

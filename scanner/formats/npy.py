@@ -48,6 +48,7 @@ def _itemsize(descr: Any) -> int | None:
 class NpyAnalyzer(Analyzer):
     """Validates the header; analyzes the pickle of object arrays."""
 
+    first_bytes = frozenset(MAGIC[:1])
     name = "npy"
     format = "npy"
     priority = 180

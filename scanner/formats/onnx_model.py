@@ -518,6 +518,7 @@ class _Walk:
 class OnnxAnalyzer(Analyzer):
     """ONNX ModelProto files (``.onnx``), whatever their name."""
 
+    first_bytes = _FIRST_BYTES
     name = NAME
     format = "onnx"
     priority = 150

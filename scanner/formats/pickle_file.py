@@ -11,7 +11,7 @@ from typing import BinaryIO
 
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.model import Finding
-from scanner.pickles.detect import LEGACY_TORCH_MAGIC, starts_pickle
+from scanner.pickles.detect import LEGACY_TORCH_MAGIC, PICKLE_FIRST_BYTES, starts_pickle
 from scanner.pickles.joblib_arrays import joblib_build_hook
 from scanner.pickles.report import PickleFindings
 from scanner.pickles.stream import read_pickles
@@ -30,6 +30,7 @@ def byte_reader(stream: BinaryIO) -> Callable[[int, int], bytes]:
 class PickleAnalyzer(Analyzer):
     """Any pickle stream: protocols 0-5, stacked pickles, joblib arrays."""
 
+    first_bytes = PICKLE_FIRST_BYTES
     name = "pickle"
     format = "pickle"
     priority = 60

@@ -37,11 +37,20 @@ def all_analyzers() -> tuple[Analyzer, ...]:
     return tuple(sorted(found.values(), key=lambda a: (-a.priority, a.name)))
 
 
+@functools.cache
+def _by_first_byte() -> tuple[tuple[Analyzer, ...], ...]:
+    """For each first byte (and, last, for empty content) the analyzers that may claim it, in order."""
+    analyzers = all_analyzers()
+    table = [tuple(a for a in analyzers if a.first_bytes is None or b in a.first_bytes) for b in range(256)]
+    return (*table, analyzers)
+
+
 def select_analyzers(probe: Probe) -> tuple[Analyzer | None, tuple[Analyzer, ...]]:
     """The primary analyzer claiming ``probe`` (or ``None``) and the supplementary ones claiming it."""
     primary: Analyzer | None = None
     extra: list[Analyzer] = []
-    for analyzer in all_analyzers():
+    head = probe.head
+    for analyzer in _by_first_byte()[head[0] if head else 256]:
         if analyzer.supplementary:
             if analyzer.detect(probe):
                 extra.append(analyzer)

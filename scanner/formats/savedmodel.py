@@ -203,6 +203,7 @@ def _looks_like_graphdef(head: bytes) -> bool:
 class TensorFlowGraphAnalyzer(Analyzer):
     """SavedModel protos and frozen GraphDefs, by their first fields."""
 
+    first_bytes = frozenset(b"".join(_FIRST_TAGS))
     name = NAME
     format = "tensorflow"
     priority = 160

@@ -133,6 +133,7 @@ class _Extraction:
 class SevenZipAnalyzer(Analyzer):
     """7z archives: listing checks, bounded extraction, every member scanned by content."""
 
+    first_bytes = frozenset(MAGIC[:1])
     name = NAME
     format = "7z"
     priority = 200

@@ -15,6 +15,7 @@ from typing import Any
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.formats.pickle_file import byte_reader, is_legacy_torch
 from scanner.model import Finding
+from scanner.pickles.detect import LEGACY_TORCH_MAGIC
 from scanner.pickles.report import PickleFindings
 from scanner.pickles.stream import StreamResult, read_pickles
 from scanner.pickles.values import Global
@@ -44,6 +45,7 @@ def _storage_sizes(pids: list[Any]) -> dict[str, int]:
 class TorchLegacyAnalyzer(Analyzer):
     """All stacked pickles of a legacy torch file, then its storages by their declared sizes."""
 
+    first_bytes = frozenset(LEGACY_TORCH_MAGIC[:1])
     name = "torch-legacy"
     format = "pytorch-legacy"
     priority = 70

@@ -376,6 +376,7 @@ def _is_code(name: str) -> bool:
 class PyTorchZipAnalyzer(ZipAnalyzer):
     """PyTorch zip checkpoints (``torch.save``): ``<prefix>/data.pkl`` first, ``version`` at the end."""
 
+    first_bytes = frozenset(LOCAL_SIG[:1])
     name = "pytorch-zip"
     format = "pytorch-zip"
     priority = 260
@@ -410,6 +411,7 @@ class TorchScriptAnalyzer(ZipAnalyzer):
 class NpzAnalyzer(ZipAnalyzer):
     """NumPy ``.npz`` archives (``np.savez``): every member a ``.npy`` array."""
 
+    first_bytes = frozenset(LOCAL_SIG[:1])
     name = "npz"
     format = "npz"
     priority = 240

@@ -68,3 +68,5 @@ def _valid_start(head: bytes, total: int, want: int = 8) -> bool:
 
 _PROTO0_FIRST = frozenset(b"(.0123FGIJKLMNPQRSTUVX]abcdeghijklopqrstu}")
 """Bytes that can start a protocol 0/1 pickle (opcodes of protocols 0 and 1)."""
+PICKLE_FIRST_BYTES = _PROTO0_FIRST | {0x80}
+"""Every byte :func:`starts_pickle` can accept first (PROTO, or a protocol 0/1 opcode)."""
