@@ -135,7 +135,8 @@ def render_document(document: dict[str, Any]) -> str:
     for key, value in document.items():
         name = json.dumps(key, ensure_ascii=False)
         if key == "artifacts" and isinstance(value, list) and value:
-            lines = ",\n".join("    " + json.dumps(item, ensure_ascii=False) for item in value)
+            encode = json.JSONEncoder(ensure_ascii=False).encode  # one encoder, not one per artifact
+            lines = ",\n".join("    " + encode(item) for item in value)
             fields.append(f"  {name}: [\n{lines}\n  ]")
         else:
             # JSON strings never hold a raw newline, so re-indenting by lines is exact.
