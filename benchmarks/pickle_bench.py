@@ -126,6 +126,11 @@ def main() -> None:
         "--peers", default="/tmp/peers/bin", help="bin directory of a venv with picklescan/modelscan"
     )
     args = parser.parse_args()
+    # An installed package runs from compiled bytecode (pip compiles it); a checkout under
+    # PYTHONDONTWRITEBYTECODE would recompile every changed module in every process.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    package = Path(__file__).resolve().parents[1] / "scanner"
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(package)], check=True, env=env)
     root = Path(tempfile.mkdtemp(prefix="pickle-bench-"))
     try:
         dirs = build_corpus(root, args.small, args.large_mb)

@@ -143,6 +143,10 @@ def main() -> int:
         py = str(ROOT / ".venv" / "bin" / "python")
         if not Path(py).exists():
             py = sys.executable
+        # An installed package runs from compiled bytecode (pip compiles it); a checkout under
+        # PYTHONDONTWRITEBYTECODE would recompile every changed module in every process.
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        subprocess.run([py, "-m", "compileall", "-q", str(ROOT / "scanner")], check=True, env=env)
         out = base / "result.json"
         peers = Path(args.peers) / "bin"
         for name, directory, n, size in (
