@@ -177,19 +177,24 @@ class Machine:
                 code = data[p]
                 if code in _RUNS:  # BINFLOAT, BININT1, BININT2, BININT: a run of one of them at once
                     order, item, width = _RUNS[code]
-                    # The opcode bytes of a run sit ``width`` apart: count them with C slicing.
-                    marks = bytes(data[p:limit:width])
-                    k = len(marks) - len(marks.lstrip(marks[:1]))
-                    if p + k * width > limit:
-                        k -= 1  # the last one's argument is cut off by the window
-                    if k <= 0:
-                        break  # truncated: the slow path reads on or reports it
-                    end = p + k * width
-                    if code == 0x4B:  # BININT1: every other byte is a value
-                        stack.extend(data[p + 1 : end : 2])
+                    end = p + width
+                    if end > limit:
+                        break  # cut off by the window: the slow path reads on or reports it
+                    if end < limit and data[end] == code:
+                        # A run (a list or tuple of numbers): the opcode bytes sit ``width`` apart;
+                        # count them with C slicing, a bounded step at a time.
+                        marks = bytes(data[p : min(limit, p + width * _RUN_STEP) : width])
+                        k = len(marks) - len(marks.lstrip(marks[:1]))
+                        if p + k * width > limit:
+                            k -= 1  # the last one's argument is cut off by the window
+                        end = p + k * width
+                        if code == 0x4B:  # BININT1: every other byte is a value
+                            stack.extend(data[p + 1 : end : 2])
+                        else:
+                            stack.extend(struct.unpack_from(order + item * k, data, p))
+                        ops += k - 1
                     else:
-                        stack.extend(struct.unpack_from(order + item * k, data, p))
-                    ops += k - 1
+                        stack.append(_ONE[code](data, p)[0])
                     p = end
                 elif code == 0x94 and stack and len(memo) < MAX_MEMO:  # MEMOIZE
                     memo[len(memo)] = stack[-1]
@@ -479,8 +484,12 @@ class Machine:
 _CONSTANTS: dict[str, Any] = {"NONE": None, "NEWTRUE": True, "NEWFALSE": False}
 _MISSING = object()
 _RUNS = {0x47: (">", "xd", 9), 0x4B: ("<", "xB", 2), 0x4D: ("<", "xH", 3), 0x4A: ("<", "xi", 5)}
-"""Runs of one numeric opcode (lists and tuples of numbers), decoded in one step, not one per opcode:
-byte order, struct items and width per opcode (the ``x`` skips the opcode byte)."""
+"""Numeric opcodes (BINFLOAT, BININT1, BININT2, BININT) whose runs (lists and tuples of numbers) are
+decoded in one step, not one per opcode: byte order, struct items and width (``x`` skips the opcode)."""
+_ONE = {code: struct.Struct(order + item).unpack_from for code, (order, item, _) in _RUNS.items()}
+"""Decoders of one such opcode and its argument."""
+_RUN_STEP = 4096
+"""Most opcodes of a run decoded in one step (bounds the slice that counts them)."""
 _UINT4 = struct.Struct("<I").unpack_from
 _HANDLER_NAMES: dict[str, str] = {
     "NONE": "_h_constant", "NEWTRUE": "_h_constant", "NEWFALSE": "_h_constant",
