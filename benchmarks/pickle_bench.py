@@ -21,6 +21,7 @@ import os
 import pickle
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument(
         "--peers", default="/tmp/peers/bin", help="bin directory of a venv with picklescan/modelscan"
     )
+    parser.add_argument("--repeat", type=int, default=5, help="CLI runs over the many small (median)")
     args = parser.parse_args()
     # An installed package runs from compiled bytecode (pip compiles it); a checkout under
     # PYTHONDONTWRITEBYTECODE would recompile every changed module in every process.
@@ -154,9 +156,16 @@ def main() -> None:
             print(f"{name}: {files} files, {size / 1e6:.1f} MB")
             report("engine (in process)", files, size, time_engine(path))
             report("scan (in process)", files, size, time_scan(path))
-            for label, cmd in commands.items():
-                t = time_command([*cmd, str(path)])
-                if t is not None:
+            # Each command ``--repeat`` times, interleaved (a noisy moment hits every tool alike): median.
+            runs: dict[str, list[float]] = {label: [] for label in commands}
+            for _ in range(args.repeat if name == "many small" else 1):
+                for label, cmd in commands.items():
+                    t = time_command([*cmd, str(path)])
+                    if t is not None:
+                        runs[label].append(t)
+            for label, times in runs.items():
+                if times:
+                    t = statistics.median(times)
                     report(label, files, size, t)
                     if label in startup and t > startup[label]:
                         report("  minus start-up", files, size, t - startup[label])

@@ -298,6 +298,18 @@ class Machine:
                 elif code == 0x61 and len(stack) >= 2 and type(stack[-2]) is list:  # APPEND
                     stack[-2].append(stack.pop())
                     p += 1
+                elif code == 0x88 or code == 0x89:  # NEWTRUE, NEWFALSE
+                    stack.append(code == 0x88)
+                    p += 1
+                elif code == 0x74 and self.marks:  # TUPLE
+                    items = tuple(stack)
+                    stack = self.stack = self.marks.pop()
+                    stack.append(items)
+                    p += 1
+                elif code == 0x43 and p + 1 < limit and p + 2 + data[p + 1] <= limit:  # SHORT_BINBYTES
+                    n = data[p + 1]
+                    stack.append(bytes(data[p + 2 : p + 2 + n]))
+                    p += 2 + n
                 else:
                     break
                 ops += 1
