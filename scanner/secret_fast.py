@@ -150,6 +150,30 @@ def _match(pattern: SecretPattern, m: re.Match[bytes]) -> SecretMatch | None:
     return SecretMatch(pattern, start, end, redacted_form(pattern.name, value))
 
 
+def any_candidate(data: bytes) -> bool:
+    """Whether any pattern could match anywhere in ``data``: a hyperscan candidate (a superset of the
+    real matches) or a fallback pattern's match. ``False`` proves there is no secret, in ``data`` and
+    in any piece of it joined into ``data`` with newlines (no pattern is anchored to a text's start or
+    end; its word boundaries see a newline as they see the edge of a text)."""
+    import hyperscan
+
+    engine = _engine()
+    if engine.database is not None:
+        database = cast(hyperscan.Database, engine.database)
+
+        def stop(_id: int, _start: int, _end: int, _flags: int, _context: object) -> bool:
+            return True
+
+        try:
+            database.scan(data, match_event_handler=stop, scratch=cast(hyperscan.Scratch, _scratch(database)))
+        except hyperscan.ScanTerminated:
+            return True
+    for _, regex, keywords in engine.fallback:
+        if (keywords is None or keywords.search(data) is not None) and regex.search(data) is not None:
+            return True
+    return False
+
+
 def find_secrets_bytes(data: bytes) -> list[SecretMatch]:
     """The secrets in UTF-8 ``data``, non-overlapping, in order; offsets are byte offsets."""
     import hyperscan

@@ -137,6 +137,9 @@ def _candidates(text: str) -> Iterator[SecretMatch]:
                 yield SecretMatch(pattern, start, end, redacted_form(pattern.name, value))
 
 
+MIN_SECRET_CHARS = 14
+"""No pattern matches fewer characters (``tests/test_secret_patterns.py`` checks every pattern): shorter
+strings (tensor names, dtypes, most metadata) are not searched at all."""
 FAST_MIN_CHARS = 1
 """Texts at least this long are searched by :mod:`scanner.secret_fast` (hyperscan, one pass for every
 pattern, ~4 us for a short string) instead of ``re`` (every pattern in turn, ~12 us, and ~50 ms to
@@ -152,7 +155,7 @@ def rank(match: SecretMatch) -> tuple[int, int, int]:
 
 def find_secrets(text: str) -> Iterator[SecretMatch]:
     """Yield the secrets in ``text``, non-overlapping, in order of position (character offsets)."""
-    if not text:
+    if len(text) < MIN_SECRET_CHARS:
         return
     if len(text) >= FAST_MIN_CHARS:
         yield from _find_fast(text)
@@ -199,11 +202,48 @@ def redact(text: str) -> str:
 
 
 def redact_tree(value: Any) -> Any:
-    """Redact every string inside nested dicts, lists and tuples."""
+    """Redact every string inside nested dicts, lists and tuples (tuples come back as lists).
+
+    The strings are first searched together, joined by newlines, in one pass: when nothing could match
+    there (the common case), none of them holds a secret and none is searched on its own."""
+    texts: list[str] = []
+    _strings(value, texts)
+    if not texts or not _any_candidate("\n".join(texts)):
+        return _copy_tree(value)
+    return _redact_tree(value)
+
+
+def _strings(value: Any, out: list[str]) -> None:
+    if isinstance(value, str):
+        if len(value) >= MIN_SECRET_CHARS:
+            out.append(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            _strings(v, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _strings(v, out)
+
+
+def _any_candidate(text: str) -> bool:
+    from scanner.secret_fast import any_candidate
+
+    return any_candidate(text.encode("utf-8", "surrogatepass"))
+
+
+def _copy_tree(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _copy_tree(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_copy_tree(v) for v in value]
+    return value
+
+
+def _redact_tree(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: redact_tree(v) for k, v in value.items()}
+        return {k: _redact_tree(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [redact_tree(v) for v in value]
+        return [_redact_tree(v) for v in value]
     return value

@@ -192,3 +192,38 @@ def test_every_shipped_pattern_compiles() -> None:
         assert pattern.exclude is None or pattern.exclude.pattern == pattern.exclude_source
         regex, window = _confirmer(pattern)
         assert regex.pattern == pattern.source.encode() and window > 0
+
+
+def test_no_pattern_matches_fewer_characters_than_the_cutoff() -> None:
+    import warnings
+
+    from scanner.secret_scan import MIN_SECRET_CHARS, secret_patterns
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import sre_parse
+
+        widths = {p.name: sre_parse.parse(p.source).getwidth()[0] for p in secret_patterns()}
+    assert min(widths.values()) >= MIN_SECRET_CHARS, widths
+
+
+def test_a_tree_is_redacted_as_each_of_its_strings_would_be() -> None:
+    from scanner.secret_scan import _redact_tree, redact_tree
+
+    tokens = [t for t, _ in TOKENS.values()]
+    benign = {
+        "format": "pt",
+        "layers": ["model.embed_tokens.weight", ("F32", [1, 2])],
+        "note": NEAR_MISSES[0],
+    }
+    assert (
+        redact_tree(benign)
+        == _redact_tree(benign)
+        == {**benign, "layers": ["model.embed_tokens.weight", ["F32", [1, 2]]]}
+    )
+    for token in tokens:
+        tree = {**benign, "meta": {"deep": [token, "x"]}}
+        out = redact_tree(tree)
+        assert out == _redact_tree(tree) and out["meta"]["deep"][0] != token
+    # A string that only looks like a secret when joined to its neighbour is left alone.
+    assert redact_tree(["password", "= q8W#z2Lp9Xv4Rt6Y"]) == ["password", "= q8W#z2Lp9Xv4Rt6Y"]

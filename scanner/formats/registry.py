@@ -37,12 +37,19 @@ def all_analyzers() -> tuple[Analyzer, ...]:
     return tuple(sorted(found.values(), key=lambda a: (-a.priority, a.name)))
 
 
-@functools.cache
+_dispatch: list[tuple[tuple[Analyzer, ...], tuple[tuple[Analyzer, ...], ...]]] = []
+
+
 def _by_first_byte() -> tuple[tuple[Analyzer, ...], ...]:
-    """For each first byte (and, last, for empty content) the analyzers that may claim it, in order."""
+    """For each first byte (and, last, for empty content) the analyzers that may claim it, in order;
+    rebuilt when :func:`all_analyzers` gives another set (tests add analyzers)."""
     analyzers = all_analyzers()
-    table = [tuple(a for a in analyzers if a.first_bytes is None or b in a.first_bytes) for b in range(256)]
-    return (*table, analyzers)
+    if not _dispatch or _dispatch[0][0] is not analyzers:
+        table = [
+            tuple(a for a in analyzers if a.first_bytes is None or b in a.first_bytes) for b in range(256)
+        ]
+        _dispatch[:] = [(analyzers, (*table, analyzers))]
+    return _dispatch[0][1]
 
 
 def select_analyzers(probe: Probe) -> tuple[Analyzer | None, tuple[Analyzer, ...]]:
