@@ -185,7 +185,7 @@ def _read_small(path: str, size: int) -> bytes:
         before = os.fstat(f.fileno())
         want = min(before.st_size, CHUNK_SIZE) + 1  # one byte more shows a file that grew
         data = f.read(want) or b""
-        while 0 < len(data) < want:  # a short read (signal, network file system): read on
+        while 0 < len(data) < before.st_size:  # a short read (signal, network file system): read on
             more = f.read(want - len(data))
             if not more:
                 break

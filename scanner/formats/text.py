@@ -52,10 +52,13 @@ class TextSecretsAnalyzer(Analyzer):
         carry_offset = 0  # byte offset of carry[0] in the content
         carry_line = 1  # line number of carry[0]
         low = 0  # matches ending at or before this index were reported by the previous block
+        size = ctx.probe.size if encoding is None else None  # transcoded text has another length
         while True:
             raw = stream.read(_BLOCK)
-            final = not raw
             data = carry + raw
+            # The last block: nothing more to read, or (plain text) the content's end is in hand, so
+            # a file smaller than a block is searched once, not again as its own carry-over.
+            final = not raw or (size is not None and len(raw) < _BLOCK and carry_offset + len(data) >= size)
             high = len(data) if final else len(data) - _SAFE
             for match in find_secrets_bytes(data):
                 if not low < match.end <= high:
