@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.pickles.reader import Op, PickleFormatError, PickleReader
+from scanner.pickles.reader import OPCODE_KINDS, Op, PickleFormatError, PickleReader
 from scanner.pickles.values import Call, Global, Persistent, SymDict, SymSet, Unknown, describe, root_global
 
 MAX_OPS = 10_000_000
@@ -326,7 +326,12 @@ class Machine:
             if reader.at_end:
                 self._error(reader.offset, "data ends before STOP")
                 break
-            op = next_op()
+            name = _ARGLESS.get(data[p]) if p < limit else None
+            if name is not None:  # no argument to decode: the opcode is all there is
+                op = Op(reader._base + p, name, None)
+                reader._p = p + 1
+            else:
+                op = next_op()
             ops += 1
             name = op.name
             if name == "STOP":
@@ -528,6 +533,8 @@ _MISSING = object()
 _RUNS = {0x47: (">", "xd", 9), 0x4B: ("<", "xB", 2), 0x4D: ("<", "xH", 3), 0x4A: ("<", "xi", 5)}
 """Numeric opcodes (BINFLOAT, BININT1, BININT2, BININT) whose runs (lists and tuples of numbers) are
 decoded in one step, not one per opcode: byte order, struct items and width (``x`` skips the opcode)."""
+_ARGLESS = {code: name for code, (name, argkind) in OPCODE_KINDS.items() if argkind is None}
+"""Opcodes without an argument, by byte: the loop builds their :class:`Op` without the reader."""
 _ONE = {code: struct.Struct(order + item).unpack_from for code, (order, item, _) in _RUNS.items()}
 """Decoders of one such opcode and its argument."""
 _RUN_STEP = 4096

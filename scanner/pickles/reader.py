@@ -76,7 +76,7 @@ class Op(NamedTuple):
 
 CHUNK = 1 << 18
 """Bytes read ahead at once."""
-_KINDS: dict[int, tuple[str, str | None]] = {
+OPCODE_KINDS: dict[int, tuple[str, str | None]] = {
     code: (info.name, info.arg.name if info.arg else None) for code, info in OPCODES.items()
 }
 
@@ -260,7 +260,7 @@ class PickleReader:
             self._p = p + 1
         else:
             code = self._slow_read(1)[0]
-        kind = _KINDS.get(code)
+        kind = OPCODE_KINDS.get(code)
         if kind is None:
             raise PickleFormatError(where, f"invalid opcode byte {code:#04x}")
         name, argkind = kind
