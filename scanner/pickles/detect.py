@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 from scanner.pickles.machine import Machine
-from scanner.pickles.reader import PickleFormatError, PickleReader, Truncated
+from scanner.pickles.reader import OPCODE_KINDS, PickleFormatError, PickleReader, Truncated
 
 LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 """A legacy ``torch.save`` file starts with the pickle of this magic number."""
@@ -22,6 +22,11 @@ def starts_pickle(head: bytes, total: int) -> bool:
         return 2 <= head[1] <= 5 and _valid_start(head, total)
     if not head or head[0] not in _PROTO0_FIRST:
         return False
+    first = OPCODE_KINDS.get(head[0])
+    if first is None:
+        return False  # no opcode at all
+    if first[1] is None and len(head) > 1 and head[1] not in OPCODE_KINDS:
+        return False  # an opcode without argument followed by a byte that is no opcode (most text)
     reader = PickleReader(io.BytesIO(head), 0, len(head), framed=False)
     ops = 0
     try:
