@@ -15,8 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from scanner.pycode_check import MAX_SOURCE_BYTES, judge_source
-
 MAX_SNAPSHOT_ENTRIES = 10_000
 """Entries looked at in a hub cache's snapshots to find which revision a blob belongs to."""
 MAX_CLOSURE_FILES = 200
@@ -119,6 +117,8 @@ def import_closure(repo_dir: Path | None, module_files: list[str]) -> Closure:
     """Follow relative imports from ``module_files`` inside ``repo_dir`` (just list them without one)."""
     if repo_dir is None:
         return Closure((), tuple(dict.fromkeys(module_files)), False)
+    from scanner.pycode_check import MAX_SOURCE_BYTES, judge_source  # ast and its rules: only for code
+
     present: list[str] = []
     missing: list[str] = []
     queue = list(dict.fromkeys(module_files))

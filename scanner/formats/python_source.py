@@ -12,7 +12,6 @@ from collections.abc import Iterator
 
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.model import Finding
-from scanner.pycode_check import MAX_CALLS, MAX_SOURCE_BYTES, judge_source
 from scanner.rulebook import finding
 from scanner.secret_scan import redact_tree
 
@@ -42,6 +41,8 @@ class PythonSourceAnalyzer(Analyzer):
         return next(lines, None) is not None and next(lines, None) is not None  # two Python lines
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
+        from scanner.pycode_check import MAX_CALLS, MAX_SOURCE_BYTES, judge_source  # ast: only for code
+
         if ctx.probe.size > MAX_SOURCE_BYTES:
             ctx.not_analyzed(ctx.member, f"Python source over {MAX_SOURCE_BYTES} bytes not parsed")
             yield finding(
