@@ -59,3 +59,21 @@ def test_dispatch_selects_what_trying_every_detector_selects() -> None:
         assert select_analyzers(probe) == (primary, extra), probe.name
     assert _by_first_byte()[256] == all_analyzers()  # empty content meets every detector
     assert len(_by_first_byte()[ord("{")]) < len(all_analyzers()) - 10
+
+
+def test_modules_the_registry_skips_define_no_analyzer() -> None:
+    import importlib
+    import inspect
+
+    import scanner.formats as formats_pkg
+    from scanner.formats.interface import Analyzer
+    from scanner.formats.registry import _NOT_ANALYZERS
+
+    for name in sorted(_NOT_ANALYZERS):
+        module = importlib.import_module(f"{formats_pkg.__name__}.{name}")
+        defined = [
+            cls
+            for _, cls in inspect.getmembers(module, inspect.isclass)
+            if issubclass(cls, Analyzer) and cls.__module__ == module.__name__ and not inspect.isabstract(cls)
+        ]
+        assert defined == [], name

@@ -5,24 +5,17 @@ from __future__ import annotations
 import functools
 import itertools
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scanner.formats.gguf_reader import (
-    ARRAY,
-    STRING,
-    GgufError,
-    GgufHeader,
-    GgufLimit,
-    GgufReader,
-    MetadataValue,
-    iter_text,
-)
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.jinja_check import template_findings
 from scanner.model import Finding
 from scanner.resources import load_rules_file
 from scanner.rulebook import finding
 from scanner.secret_scan import find_secrets
+
+if TYPE_CHECKING:
+    from scanner.formats.gguf_reader import GgufHeader, MetadataValue
 
 NAME = "gguf"
 MAX_TENSOR_FINDINGS = 20
@@ -56,6 +49,8 @@ class GgufAnalyzer(Analyzer):
         return probe.head[:4] == b"GGUF" and probe.size >= 8
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
+        from scanner.formats.gguf_reader import GgufError, GgufLimit, GgufReader  # only for GGUF files
+
         skip, _ = _data()
         ctx.set_property("framework", "gguf")
         with ctx.open() as stream:
@@ -73,6 +68,8 @@ class GgufAnalyzer(Analyzer):
         yield from self._tensors(ctx, header)
 
     def _metadata(self, ctx: AnalysisContext, header: GgufHeader, skip: frozenset[str]) -> Iterator[Finding]:
+        from scanner.formats.gguf_reader import ARRAY, STRING, iter_text
+
         seen: set[str] = set()
         templates = 0
         for item in header.metadata:
