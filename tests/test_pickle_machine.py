@@ -45,3 +45,43 @@ def test_a_run_cut_short_is_reported_not_guessed(cut: int) -> None:
     data = pickle.dumps([i / 3 for i in range(50)], protocol=2)
     trace = read_one(io.BytesIO(data[: len(data) - cut]), 0, len(data) - cut, {})
     assert not trace.stopped and trace.errors
+
+
+def _reader_start(head: bytes, want: int = 8) -> bool:
+    """The reader's verdict on the first opcodes, as ``_valid_start`` reaches it without the shortcut."""
+    from scanner.pickles.reader import PickleFormatError, PickleReader, Truncated
+
+    reader = PickleReader(io.BytesIO(head), 0, len(head), framed=False)
+    ops = 0
+    try:
+        while ops < want and not reader.at_end:
+            if reader.next_op().name == "STOP":
+                return True
+            ops += 1
+    except (Truncated, PickleFormatError):
+        return False
+    return ops >= want
+
+
+def test_the_quick_start_check_never_accepts_what_the_reader_rejects() -> None:
+    import random
+
+    from scanner.pickles.detect import _quick_start
+    from tests.conftest import FIXTURES
+
+    heads = [p.read_bytes()[: 64 << 10] for p in sorted(FIXTURES.rglob("*")) if p.is_file()]
+    heads += [pickle.dumps(NUMBERS, protocol=p) for p in range(6)]
+    rnd = random.Random(11)
+    for base in list(heads):
+        for _ in range(3):
+            mutated = bytearray(base[:300])
+            if mutated:
+                mutated[rnd.randrange(len(mutated))] = rnd.randrange(256)
+            heads.append(bytes(mutated))
+    heads += [bytes([0x80, rnd.randrange(2, 6)]) + rnd.randbytes(rnd.randrange(40)) for _ in range(3000)]
+    quick = 0
+    for head in heads:
+        if _quick_start(head, 8):
+            quick += 1
+            assert _reader_start(head), head[:40]
+    assert quick > 100  # the shortcut does take the common case

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import pickletools
 
 from scanner.pickles.machine import Machine
 from scanner.pickles.reader import OPCODE_KINDS, PickleFormatError, PickleReader, Truncated
@@ -56,6 +57,8 @@ def _valid_start(head: bytes, total: int, want: int = 8) -> bool:
     Raw tensor bytes that happen to start with ``0x80 0x02..0x05`` (a torch zip's ``data/0``) fail this
     almost surely, so they are not taken for a malformed pickle.
     """
+    if _quick_start(head, want):
+        return True
     reader = PickleReader(io.BytesIO(head), 0, len(head), framed=False)
     ops = 0
     try:
@@ -69,6 +72,67 @@ def _valid_start(head: bytes, total: int, want: int = 8) -> bool:
     except PickleFormatError:
         return False
     return ops >= want or (reader.at_end and total == len(head) and ops >= 2)
+
+
+def _quick_start(head: bytes, want: int) -> bool:
+    """``True`` when the first ``want`` opcodes decode (or STOP comes first), checked on the bytes with
+    no reader: arguments of fixed size, or length-prefixed within the head (UTF-8 checked where the
+    reader checks it). ``False`` means only "not shown here": text arguments, an argument past the head
+    or anything odd is left to the reader, which decides exactly."""
+    p, ops, size = 0, 0, len(head)
+    while ops < want:
+        if p >= size:
+            return False
+        kind = _QUICK.get(head[p])
+        if kind is None:
+            return False
+        width, utf8 = kind
+        p += 1
+        if width < 0:  # a length of -width bytes, then that many bytes
+            if p - width > size:
+                return False
+            n = int.from_bytes(head[p : p - width], "little")
+            p -= width
+            if width == 4 and n >= 1 << 31:
+                return False  # a negative signed length: the reader reports it
+            if p + n > size or (utf8 and not _decodes(head[p : p + n])):
+                return False
+            p += n
+        elif width == 0 and head[p - 1] == 0x2E:  # STOP
+            return True
+        else:
+            p += width
+            if p > size:
+                return False
+        ops += 1
+    return True
+
+
+def _decodes(data: bytes) -> bool:
+    try:
+        data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _quick_kinds() -> dict[int, tuple[int, bool]]:
+    """Opcode byte -> (argument width, or minus the width of its length prefix; UTF-8 payload)."""
+    kinds: dict[int, tuple[int, bool]] = {}
+    for info in pickletools.opcodes:
+        arg = info.arg
+        if arg is None:
+            kinds[ord(info.code)] = (0, False)
+        elif arg.n >= 0:
+            kinds[ord(info.code)] = (arg.n, False)
+        elif arg.n in (pickletools.TAKEN_FROM_ARGUMENT1, pickletools.TAKEN_FROM_ARGUMENT4,
+                       pickletools.TAKEN_FROM_ARGUMENT4U, pickletools.TAKEN_FROM_ARGUMENT8U):  # fmt: skip
+            prefix = {-2: 1, -3: 4, -4: 4, -5: 8}[arg.n]
+            kinds[ord(info.code)] = (-prefix, arg.name.startswith("unicodestring"))
+    return kinds
+
+
+_QUICK = _quick_kinds()
 
 
 _PROTO0_FIRST = frozenset(b"(.0123FGIJKLMNPQRSTUVX]abcdeghijklopqrstu}")
