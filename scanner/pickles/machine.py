@@ -213,8 +213,11 @@ class Machine:
                     if end < limit and data[end] == code:
                         # A run (a list or tuple of numbers): the opcode bytes sit ``width`` apart;
                         # count them with C slicing, a bounded step at a time.
-                        marks = bytes(data[p : min(limit, p + width * _RUN_STEP) : width])
+                        marks = bytes(data[p : min(limit, p + width * 16) : width])
                         k = len(marks) - len(marks.lstrip(marks[:1]))
+                        if k == 16:  # a long run: count the rest of it in one bounded slice
+                            marks = bytes(data[p : min(limit, p + width * _RUN_STEP) : width])
+                            k = len(marks) - len(marks.lstrip(marks[:1]))
                         if p + k * width > limit:
                             k -= 1  # the last one's argument is cut off by the window
                         end = p + k * width
