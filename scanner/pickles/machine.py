@@ -205,7 +205,21 @@ class Machine:
             data, p, limit, stack = reader._data, reader._p, reader._limit, self.stack
             while p < limit:
                 code = data[p]
-                if code in _RUNS:  # BINFLOAT, BININT1, BININT2, BININT: a run of one of them at once
+                if code == 0x94 and stack and len(memo) < MAX_MEMO:  # MEMOIZE
+                    memo[len(memo)] = stack[-1]
+                    p += 1
+                elif code == 0x8C and p + 1 < limit and p + 2 + data[p + 1] <= limit:  # SHORT_BINUNICODE
+                    n = data[p + 1]
+                    try:
+                        text = data[p + 2 : p + 2 + n].decode("utf-8", "surrogatepass")
+                    except UnicodeDecodeError:
+                        break  # the slow path reports it
+                    if n >= 8 and self._string_chars < MAX_STRING_CHARS:
+                        self._string_chars += n
+                        strings.append((reader._base + p, text))
+                    stack.append(text)
+                    p += 2 + n
+                elif code in _RUNS:  # BINFLOAT, BININT1, BININT2, BININT: a run of one of them at once
                     order, item, width = _RUNS[code]
                     end = p + width
                     if end > limit:
@@ -229,20 +243,6 @@ class Machine:
                     else:
                         stack.append(_ONE[code](data, p)[0])
                     p = end
-                elif code == 0x94 and stack and len(memo) < MAX_MEMO:  # MEMOIZE
-                    memo[len(memo)] = stack[-1]
-                    p += 1
-                elif code == 0x8C and p + 1 < limit and p + 2 + data[p + 1] <= limit:  # SHORT_BINUNICODE
-                    n = data[p + 1]
-                    try:
-                        text = data[p + 2 : p + 2 + n].decode("utf-8", "surrogatepass")
-                    except UnicodeDecodeError:
-                        break  # the slow path reports it
-                    if n >= 8 and self._string_chars < MAX_STRING_CHARS:
-                        self._string_chars += n
-                        strings.append((reader._base + p, text))
-                    stack.append(text)
-                    p += 2 + n
                 elif code == 0x68 and p + 1 < limit:  # BINGET
                     value = memo.get(data[p + 1], _MISSING)
                     if value is _MISSING:
