@@ -29,10 +29,6 @@ def find(data: dict[str, Any], rule_id: str, dotted: str | None = None) -> dict[
     """The first finding of ``rule_id`` (whose extra module.qualname is ``dotted``, when given)."""
     for f in findings(data):
         extra = f.get("extra", {})
-        if f["rule_id"] == rule_id and (
-            dotted is None or f"{extra.get('module')}.{extra.get('qualname')}" == dotted
-        ):
+        if f["rule_id"] == rule_id and (dotted is None or f"{extra.get('module')}.{extra.get('qualname')}" == dotted):
             return f
-    raise AssertionError(
-        f"no {rule_id} {dotted or ''} in {[(f['rule_id'], f.get('extra')) for f in findings(data)]}"
-    )
+    raise AssertionError(f"no {rule_id} {dotted or ''} in {[(f['rule_id'], f.get('extra')) for f in findings(data)]}")

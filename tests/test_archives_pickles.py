@@ -55,9 +55,7 @@ def test_benign_containers_pass(run_cli, name: str) -> None:  # type: ignore[no-
     code, art = scan(run_cli, ARC / name)
     assert code == 0, art["findings"]
     assert [f for f in art["findings"] if f["severity"] not in ("info", "low")] == []
-    assert not any(
-        n["reason"] == "no analyzer recognises this content" for n in art["coverage"]["not_analyzed"]
-    )
+    assert not any(n["reason"] == "no analyzer recognises this content" for n in art["coverage"]["not_analyzed"])
 
 
 def test_legacy_torch_tar_split_as_torch_reads_it(run_cli) -> None:  # type: ignore[no-untyped-def]

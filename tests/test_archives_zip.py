@@ -332,9 +332,7 @@ def _zip64_sparse(path: Path, pad: int, payload: bytes) -> int:
         f.seek(pad, 1)  # sparse: nothing written
         second = f.tell()
         crc = zlib.crc32(payload)
-        f.write(
-            struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, crc, len(payload), len(payload), 8, 0)
-        )
+        f.write(struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, crc, len(payload), len(payload), 8, 0))
         f.write(b"data.pkl" + payload)
         cd_start = f.tell()
         for name, size, offset, c in ((b"pad.bin", pad, 0, 0), (b"data.pkl", len(payload), second, crc)):
@@ -407,7 +405,7 @@ def test_torchscript_judge_on_hand_written_code() -> None:
         "class M(Module):\n"
         "  __parameters__ = []\n"
         "  def forward(self: __torch__.<run_path>.M, x: Tensor) -> Tensor:\n"
-        '    _0 = getattr(self, "0")\n'
+        "    _0 = getattr(self, \"0\")\n"
         "    y = ops.prim.NumToTensor(torch.size(x, 0))\n"
         "    return torch.add(_0.forward(x), math.sqrt(2.0))\n"
     )
@@ -416,10 +414,10 @@ def test_torchscript_judge_on_hand_written_code() -> None:
         "import subprocess\n"
         "def f(x: Tensor) -> Tensor:\n"
         "    g = x.__class__.__init__.__globals__\n"
-        '    h = getattr(x, "__' + 'class__")\n'
-        '    requests.get("https://evil.example")\n'
+        "    h = getattr(x, \"__" + "class__\")\n"
+        "    requests.get(\"https://evil.example\")\n"
         "    mylib.helper(x)\n"
-        '    return eval("x")\n'
+        "    return eval(\"x\")\n"
     )
     found = {(kind, text.split(" (")[0]) for kind, text, _ in _judge_tree(pyast.parse(hostile))}
     assert ("critical", "import subprocess") in found

@@ -63,9 +63,7 @@ def _attack(run_cli, name: str) -> dict:  # type: ignore[no-untyped-def, type-ar
         ("map_attribute", "__mro__", "map(attribute=) reaches the dunder attribute '__mro__'"),
     ],
 )
-def test_obfuscated_attribute_names_are_folded_and_critical(
-    run_cli, name: str, evidence: str, how: str
-) -> None:  # type: ignore[no-untyped-def]
+def test_obfuscated_attribute_names_are_folded_and_critical(run_cli, name: str, evidence: str, how: str) -> None:  # type: ignore[no-untyped-def]
     art = _attack(run_cli, name)
     crit = {f["evidence"]: f for f in with_rule(art, "AS-TPL-001")}
     assert evidence in crit, art["findings"]

@@ -103,11 +103,7 @@ def test_secret_in_metadata_is_redacted(run_cli) -> None:  # type: ignore[no-unt
         ("truncated.gguf", "AS-GGF-001", "array 'tokenizer.ggml.scores' claims 4 entries"),
         ("nested_arrays.gguf", "AS-GEN-004", "arrays nested deeper than 4"),
         ("duplicate_key.gguf", "AS-GGF-002", "key 'general.name' appears again"),
-        (
-            "tensor_out_of_file.gguf",
-            "AS-GGF-003",
-            "tensor 'token_embd.weight': bytes 1048704..1049216 lie beyond",
-        ),
+        ("tensor_out_of_file.gguf", "AS-GGF-003", "tensor 'token_embd.weight': bytes 1048704..1049216 lie beyond"),
     ],
 )
 def test_hostile_headers_are_findings(run_cli, name: str, rule: str, detail: str) -> None:  # type: ignore[no-untyped-def]

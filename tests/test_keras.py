@@ -179,6 +179,4 @@ def test_zip_directory_claiming_too_many_members_is_not_opened(run_cli, tmp_path
     art = only_artifact(doc)
     details = [f["detail"] for f in with_rule(art, "AS-GEN-004") if f["analyzer"] == "keras"]
     assert code == 1 and art["errors"] == []
-    assert details == [
-        f"zip directory claims 60000 members in {struct.unpack_from('<I', data, eocd + 12)[0]} bytes: not opened"
-    ]
+    assert details == [f"zip directory claims 60000 members in {struct.unpack_from('<I', data, eocd + 12)[0]} bytes: not opened"]

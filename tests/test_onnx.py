@@ -60,9 +60,7 @@ def test_external_paths_in_initializer_constant_and_sparse(run_cli) -> None:  # 
     traversal = {f["evidence"]: f for f in with_rule(art, "AS-ONX-002")}
     assert set(traversal) == {"../../../etc/shadow", "sub/../../outside.bin"}
     # The Constant node inside the If's then branch, and the sparse initializer's values.
-    assert (
-        "If.then_branch/Constant attribute 'value' tensor 'c'" in traversal["../../../etc/shadow"]["detail"]
-    )
+    assert "If.then_branch/Constant attribute 'value' tensor 'c'" in traversal["../../../etc/shadow"]["detail"]
     assert "sparse_initializer values tensor 'sp'" in traversal["sub/../../outside.bin"]["detail"]
     assert "normalises to '../outside.bin'" in traversal["sub/../../outside.bin"]["detail"]
     assert all(f["severity"] == "high" for f in traversal.values())
@@ -252,9 +250,7 @@ def _external_model(model_dir: Path, entries: list[tuple[str, str | None, str | 
     """A model with one float32[4] tensor per (location, offset, length) entry."""
     tensors = []
     for i, (location, offset, length) in enumerate(entries):
-        t = TensorProto(
-            name=f"W{i}", data_type=TensorProto.FLOAT, dims=[4], data_location=TensorProto.EXTERNAL
-        )
+        t = TensorProto(name=f"W{i}", data_type=TensorProto.FLOAT, dims=[4], data_location=TensorProto.EXTERNAL)
         t.external_data.add(key="location", value=location)
         if offset is not None:
             t.external_data.add(key="offset", value=offset)

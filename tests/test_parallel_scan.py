@@ -36,9 +36,7 @@ def test_serial_threads_and_processes_are_byte_identical(run_cli, corpus: Path, 
         "auto": [],
     }.items():
         json_out, sarif_out = tmp_path / f"{name}.json", tmp_path / f"{name}.sarif"
-        r = run_cli(
-            "scan", str(corpus), *flags, "--reproducible", "--json", str(json_out), "--sarif", str(sarif_out)
-        )
+        r = run_cli("scan", str(corpus), *flags, "--reproducible", "--json", str(json_out), "--sarif", str(sarif_out))
         assert r.code == 1
         outputs[name] = (json_out.read_bytes(), sarif_out.read_bytes())
     assert outputs["threads"] == outputs["serial"]
@@ -92,10 +90,7 @@ def test_a_file_that_kills_its_worker_is_isolated(tmp_path: Path) -> None:
     with open(tmp_path / "a" / "culprit.raw", "wb") as f:
         f.truncate(1 << 30)  # sparse: slow enough to hash that the watcher sees it open
     for i in range(12):
-        shutil.copy(
-            FIXTURES / "foundation" / ("leaky.safetensors" if i % 3 == 0 else "tiny.safetensors"),
-            tmp_path / f"m{i:02d}.safetensors",
-        )
+        shutil.copy(FIXTURES / "foundation" / ("leaky.safetensors" if i % 3 == 0 else "tiny.safetensors"), tmp_path / f"m{i:02d}.safetensors")
     out: dict[str, ScanReport] = {}
     options = ScanOptions(jobs=2, workers="processes", reproducible=True)
     worker = threading.Thread(target=lambda: out.setdefault("r", scan_paths([str(tmp_path)], options)))
@@ -117,6 +112,4 @@ def test_a_file_that_kills_its_worker_is_isolated(tmp_path: Path) -> None:
     scanned = [r for name, r in by_name.items() if name != "a/culprit.raw"]
     assert len(scanned) == 12 and all(r.digests is not None and not r.errors for r in scanned)
     assert sum(1 for r in scanned if r.findings) == 4
-    assert (
-        report.verdict.value == "fail"
-    )  # the leaked tokens still fail the scan; a finding outranks an error
+    assert report.verdict.value == "fail"  # the leaked tokens still fail the scan; a finding outranks an error

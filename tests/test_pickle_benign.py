@@ -14,11 +14,7 @@ FILES = sorted(p.name for p in BENIGN.iterdir())
 @pytest.mark.parametrize("name", FILES)
 def test_benign_file_passes(run_cli, name: str) -> None:  # type: ignore[no-untyped-def]
     data = scan_json(run_cli, str(BENIGN / name))
-    worst = [
-        (f["rule_id"], f["severity"], f["detail"])
-        for f in findings(data)
-        if f["severity"] not in ("info", "low")
-    ]
+    worst = [(f["rule_id"], f["severity"], f["detail"]) for f in findings(data) if f["severity"] not in ("info", "low")]
     assert worst == []
     assert data["artifacts"][0]["errors"] == []
 

@@ -58,13 +58,7 @@ def test_deep_nesting_is_read_without_recursion(run_cli, tmp_path: Path) -> None
 
 def test_memo_index_near_2_32(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     pkl = tmp_path / "memo.pkl"
-    body = (
-        b"\x8c\x02os\x8c\x06system\x93"
-        + b"r\xff\xff\xff\xff"
-        + b"0"
-        + b"j\xff\xff\xff\xff"
-        + b"j\xfe\xff\xff\xff"
-    )
+    body = b"\x8c\x02os\x8c\x06system\x93" + b"r\xff\xff\xff\xff" + b"0" + b"j\xff\xff\xff\xff" + b"j\xfe\xff\xff\xff"
     pkl.write_bytes(b"\x80\x04" + body + b".")
     data = scan_json(run_cli, str(pkl), expect=1)
     assert find(data, "AS-PKL-001", "os.system")["severity"] == "critical"
@@ -124,9 +118,7 @@ def test_mutated_pickles_never_crash_the_analyzers(tmp_path: Path) -> None:
                 del data[pos:]
         path = tmp_path / f"m{i}.bin"
         path.write_bytes(bytes(data))
-        result = scan_artifact(
-            Artifact(str(path), str(path), str(tmp_path), path.name, len(data)), ScanOptions()
-        )
+        result = scan_artifact(Artifact(str(path), str(path), str(tmp_path), path.name, len(data)), ScanOptions())
         assert result.errors == (), (i, result.errors)
 
 

@@ -154,10 +154,7 @@ def test_junk_and_stacked_pickles(run_cli) -> None:  # type: ignore[no-untyped-d
 
 
 def test_nested_payload_is_scanned_as_a_member(run_cli) -> None:  # type: ignore[no-untyped-def]
-    for name, loader in (
-        ("nested_pickle_loads.pkl", "pickle.loads"),
-        ("nested_pickle_base64.pkl", "_pickle.loads"),
-    ):
+    for name, loader in (("nested_pickle_loads.pkl", "pickle.loads"), ("nested_pickle_base64.pkl", "_pickle.loads")):
         data = scan_json(run_cli, str(HOSTILE / name), expect=1)
         inner = find(data, "AS-PKL-001", "os.system")
         assert inner["severity"] == "critical"

@@ -26,10 +26,7 @@ def write_policy(tmp_path: Path, body: str) -> str:
 
 def suppression(**fields: str) -> str:
     entry = {"rule": "AS-SEC-001", "reason": "test token, revoked", "owner": "ml-platform", **fields}
-    lines = [
-        f"  - {k}: {json.dumps(v)}" if i == 0 else f"    {k}: {json.dumps(v)}"
-        for i, (k, v) in enumerate(entry.items())
-    ]
+    lines = [f"  - {k}: {json.dumps(v)}" if i == 0 else f"    {k}: {json.dumps(v)}" for i, (k, v) in enumerate(entry.items())]
     return "suppressions:\n" + "\n".join(lines) + "\n"
 
 
@@ -47,12 +44,7 @@ def test_digest_pinned_suppression_applies_to_that_content(run_cli, tmp_path: Pa
     validate_json(doc)
     (f,) = doc["artifacts"][0]["findings"]
     assert f["rule_id"] == "AS-SEC-001" and f["suppressed_by"] == "test token, revoked"
-    assert f["extra"]["suppression"] == {
-        "kind": "policy",
-        "policy": policy,
-        "index": 1,
-        "owner": "ml-platform",
-    }
+    assert f["extra"]["suppression"] == {"kind": "policy", "policy": policy, "index": 1, "owner": "ml-platform"}
     assert doc["summary"]["findings"]["high"] == 0 and doc["summary"]["suppressed"] == 1
     assert doc["verdict"] == "pass" and len(doc["artifacts"]) == 1  # no policy notes: it was used
     log = json.loads(sarif.read_text())
@@ -118,29 +110,14 @@ def test_unused_suppression_is_info_and_can_be_overridden(run_cli, tmp_path: Pat
     [
         ("suppressions:\n  - {rule: AS-SEC-001, owner: me}\n", "suppressions[1]: 'reason' is required"),
         ("suppressions:\n  - {rule: AS-SEC-001, reason: ok}\n", "suppressions[1]: 'owner' is required"),
-        (
-            "suppressions:\n  - {rule: AS-SEC-001, reason: ok, owner: me, expire: 2030-01-01}\n",
-            "unknown key(s) ['expire']",
-        ),
-        (
-            "suppressions:\n  - {rule: AS-SEC-001, reason: ok, owner: me, expires: soon}\n",
-            "suppressions[1].expires",
-        ),
+        ("suppressions:\n  - {rule: AS-SEC-001, reason: ok, owner: me, expire: 2030-01-01}\n", "unknown key(s) ['expire']"),
+        ("suppressions:\n  - {rule: AS-SEC-001, reason: ok, owner: me, expires: soon}\n", "suppressions[1].expires"),
         ("suppressions:\n  - {rule: AS-SEC-999, reason: ok, owner: me}\n", "no rule AS-SEC-999"),
         ("suppressions:\n  - {rule: AS-SEC-001, reason: ok, owner: me, sha256: abc}\n", "64 hex digits"),
-        (
-            "suppressions:\n  - {rule: AS-SEC-001, reason: '  ', owner: me}\n",
-            "reason: must be a non-empty string",
-        ),
+        ("suppressions:\n  - {rule: AS-SEC-001, reason: '  ', owner: me}\n", "reason: must be a non-empty string"),
         ("suppressions: {rule: AS-SEC-001}\n", "suppressions: must be a list"),
-        (
-            "required_checks: [signatur]\n",
-            "required_checks: unknown check(s) ['signatur']; known: ['signature']",
-        ),
-        (
-            "rules:\n  - {id: AS-POL-001, severity: low, title: t, rationale: r, fix: f}\n",
-            "differs from the shipped definition",
-        ),
+        ("required_checks: [signatur]\n", "required_checks: unknown check(s) ['signatur']; known: ['signature']"),
+        ("rules:\n  - {id: AS-POL-001, severity: low, title: t, rationale: r, fix: f}\n", "differs from the shipped definition"),
     ],
 )
 def test_malformed_policy_is_exit_2(run_cli, tmp_path: Path, body: str, message: str) -> None:  # type: ignore[no-untyped-def]
@@ -179,20 +156,12 @@ def test_baseline_reports_only_new_findings(run_cli, tmp_path: Path) -> None:  #
     assert r.code == 1
     doc = r.json()
     assert doc["extras"]["baseline"] == {"file": "base.json", "known": 1, "new": 1, "absent": 0}
-    active = [
-        (a["relpath"], f["rule_id"])
-        for a in doc["artifacts"]
-        for f in a["findings"]
-        if "suppressed_by" not in f
-    ]
+    active = [(a["relpath"], f["rule_id"]) for a in doc["artifacts"] for f in a["findings"] if "suppressed_by" not in f]
     assert active == [("weights2.safetensors", "AS-SEC-001")]
     log = json.loads(sarif.read_text())
     validate_sarif(log)
     states = sorted(
-        (
-            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[1],
-            r["baselineState"],
-        )
+        (r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].rsplit("/", 1)[1], r["baselineState"])
         for r in log["runs"][0]["results"]
     )
     assert states == [("deploy.env", "unchanged"), ("weights2.safetensors", "new")]
@@ -201,21 +170,12 @@ def test_baseline_reports_only_new_findings(run_cli, tmp_path: Path) -> None:  #
     run_cli("scan", str(model), "--baseline", str(base), "--json", str(base2))
     (model / "deploy.env").unlink()
     r = run_cli("scan", str(model), "--baseline", str(base2), "--json", "-")
-    assert r.code == 0 and r.json()["extras"]["baseline"] == {
-        "file": "base2.json",
-        "known": 1,
-        "new": 0,
-        "absent": 1,
-    }
+    assert r.code == 0 and r.json()["extras"]["baseline"] == {"file": "base2.json", "known": 1, "new": 0, "absent": 1}
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [
-        ("{not json", "not JSON"),
-        ('{"schema_version": 2, "artifacts": []}', "schema_version 1"),
-        (None, "cannot read"),
-    ],
+    [("{not json", "not JSON"), ('{"schema_version": 2, "artifacts": []}', "schema_version 1"), (None, "cannot read")],
 )
 def test_bad_baseline_is_exit_2(run_cli, tmp_path: Path, content: str | None, message: str) -> None:  # type: ignore[no-untyped-def]
     base = tmp_path / "base.json"

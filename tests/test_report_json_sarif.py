@@ -105,9 +105,7 @@ def test_sarif_validates_against_the_official_schema(mixed_outputs) -> None:  # 
     assert sec["helpUri"] == "https://cwe.mitre.org/data/definitions/798.html"
     # one result per finding, in the JSON's order, with the same fingerprints
     json_pairs = [
-        (artifact_uri(a["path"]), f["rule_id"], f["fingerprint"])
-        for a in doc["artifacts"]
-        for f in a["findings"]
+        (artifact_uri(a["path"]), f["rule_id"], f["fingerprint"]) for a in doc["artifacts"] for f in a["findings"]
     ]
     sarif_pairs = [
         (
@@ -118,11 +116,7 @@ def test_sarif_validates_against_the_official_schema(mixed_outputs) -> None:  # 
         for r in run["results"]
     ]
     assert sarif_pairs == json_pairs
-    leaky = next(
-        r
-        for r in run["results"]
-        if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("leaky.safetensors")
-    )
+    leaky = next(r for r in run["results"] if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("leaky.safetensors"))
     assert leaky["level"] == "error" and leaky["properties"]["offset"] == 8
     assert rules[leaky["ruleIndex"]]["id"] == "AS-SEC-001"
     medium = [r for r in run["results"] if r["properties"]["severity"] == "medium"]
@@ -143,15 +137,7 @@ def test_reproducible_outputs_are_byte_identical_and_carry_no_tmp_path(
     outputs = []
     for run in range(2):
         r = run_cli(
-            "scan",
-            "model",
-            "--reproducible",
-            "--json",
-            f"r{run}.json",
-            "--sarif",
-            f"r{run}.sarif",
-            "--html",
-            f"r{run}.html",
+            "scan", "model", "--reproducible", "--json", f"r{run}.json", "--sarif", f"r{run}.sarif", "--html", f"r{run}.html"
         )
         assert r.code == 1
         outputs.append(tuple((tmp_path / f"r{run}.{ext}").read_bytes() for ext in ("json", "sarif", "html")))
@@ -169,9 +155,7 @@ def test_fingerprint_ignores_root_and_number_noise(run_cli, tmp_path: Path) -> N
         (tmp_path / name).mkdir()
         shutil.copy(LEAKY, tmp_path / name / "leaky.safetensors")
     fps = [
-        run_cli("scan", str(tmp_path / name), "--json", "-").json()["artifacts"][0]["findings"][0][
-            "fingerprint"
-        ]
+        run_cli("scan", str(tmp_path / name), "--json", "-").json()["artifacts"][0]["findings"][0]["fingerprint"]
         for name in ("a", "b")
     ]
     assert fps[0] == fps[1]
@@ -236,12 +220,7 @@ def test_no_output_carries_a_secret(run_cli, tmp_path: Path) -> None:  # type: i
     from scanner.secret_scan import find_secrets
 
     out = {ext: tmp_path / f"r.{ext}" for ext in ("json", "sarif", "html")}
-    roots = [
-        FIXTURES / "secrets",
-        FIXTURES / "demo",
-        FIXTURES / "foundation",
-        FIXTURES / "formats_b" / "onnx",
-    ]
+    roots = [FIXTURES / "secrets", FIXTURES / "demo", FIXTURES / "foundation", FIXTURES / "formats_b" / "onnx"]
     r = run_cli("scan", *map(str, roots), *(x for ext, p in out.items() for x in (f"--{ext}", str(p))))
     assert r.code == 1
     doc = json.loads(out["json"].read_text())

@@ -23,18 +23,8 @@ def test_summary_and_grouping(run_cli, tmp_path: Path) -> None:  # type: ignore[
     out = r.out
     assert "\x1b[" not in out  # not a terminal: no colour
     head = out.split("\n\n", 1)[0]
-    for row in (
-        "verdict",
-        "FAIL (fail on medium)",
-        "artifacts",
-        "formats",
-        "keras 1",
-        "safetensors 2",
-        "worst severity",
-        "critical",
-        "suppressed",
-        "errors",
-    ):
+    for row in ("verdict", "FAIL (fail on medium)", "artifacts", "formats", "keras 1", "safetensors 2",
+                "worst severity", "critical", "suppressed", "errors"):
         assert row in head
     assert "critical 1  high 1  medium 0  low 0  info 1" in head
     # worst artifact first; the clean one is counted, not listed
