@@ -21,9 +21,9 @@ NUMBERS = [
 
 def _plain(value: object) -> object:
     """The machine's symbolic dict as a plain dict (lists and tuples stay as they are)."""
-    items = getattr(value, "items", None)
-    if isinstance(items, list):
-        return {k: _plain(v) for k, v in items}
+    pairs = getattr(value, "pairs", None)
+    if pairs is not None:
+        return {k: _plain(v) for k, v in pairs()}
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, tuple):

@@ -287,7 +287,7 @@ class Machine:
                 elif code == 0x75 and self.marks and self.marks[-1] and type(self.marks[-1][-1]) is SymDict:
                     batch = stack  # SETITEMS into a plain dict
                     stack = self.stack = self.marks.pop()
-                    stack[-1].items.extend(zip(batch[::2], batch[1::2], strict=False))
+                    stack[-1].flat.extend(batch[:-1] if len(batch) & 1 else batch)
                     p += 1
                 elif code == 0x65 and self.marks and self.marks[-1] and type(self.marks[-1][-1]) is list:
                     batch = stack  # APPENDS to a plain list
@@ -295,7 +295,7 @@ class Machine:
                     stack[-1].extend(batch)
                     p += 1
                 elif code == 0x73 and len(stack) >= 3 and type(stack[-3]) is SymDict:  # SETITEM
-                    stack[-3].items.append((stack[-2], stack[-1]))
+                    stack[-3].flat.extend(stack[-2:])
                     del stack[-2:]
                     p += 1
                 elif code == 0x61 and len(stack) >= 2 and type(stack[-2]) is list:  # APPEND
@@ -444,7 +444,7 @@ class Machine:
 
     def _h_dict(self, op: Op) -> None:
         items = self._pop_mark(op)
-        self.stack.append(SymDict(list(zip(items[::2], items[1::2], strict=False))))
+        self.stack.append(SymDict(items[:-1] if len(items) & 1 else items))
 
     def _h_frozenset(self, op: Op) -> None:
         items = self._pop_mark(op)
@@ -524,7 +524,7 @@ class Machine:
         if isinstance(target, list):
             target.extend(items)
         elif isinstance(target, SymDict):
-            target.items.extend(zip(items[::2], items[1::2], strict=False))
+            target.add(items)
         elif isinstance(target, SymSet):
             target.items.extend(items)
         elif isinstance(target, Call) and root_global(target) is not None:
