@@ -179,7 +179,7 @@ class _Collector:
         yield from self.analyze(ctx)
 
 
-def _read_small(path: str, size: int) -> bytes:
+def _read_small(path: str) -> bytes:
     """The whole content of a file of at most one hashing chunk (unbuffered: one read, no copy)."""
     with open(path, "rb", buffering=0) as f:
         before = os.fstat(f.fileno())
@@ -238,7 +238,7 @@ def scan_artifact(
     collector = _Collector(artifact.path, options, ScanBudget(options.limits))
     try:
         if artifact.size <= CHUNK_SIZE:
-            data = _read_small(artifact.fs_path, artifact.size)
+            data = _read_small(artifact.fs_path)
             digests: Digests = hash_bytes(data, shard_size=options.shard_size)
             if progress is not None and data:
                 progress(len(data))

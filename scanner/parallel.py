@@ -4,7 +4,7 @@ their locks in whatever state they were.
 
 Threads suit a few large files (hashing releases the GIL, so they overlap well); analysis of many small
 files is Python code that holds the GIL, so ``auto`` switches to processes when there are enough files
-(:func:`process_threshold`). In process mode the parent takes part: the files are cut into batches, the
+(:data:`PROCESS_THRESHOLD`). In process mode the parent takes part: the files are cut into batches, the
 ``n - 1`` workers take batches from the front while the parent scans batches from the back itself, so
 the parent is busy while the pool starts and a short scan never waits for it. Results are put back in
 input order, so the output is identical to a serial run.
@@ -39,13 +39,11 @@ FILE_SECONDS = 0.0004
 """Measured mean serial cost of one small file (hash, sniff, analyze) on the development machine."""
 
 
-def process_threshold(n: int) -> int:
-    """Fewest files for which ``auto`` starts worker processes beside the parent. The parent scans from
-    the start, so processes cost nothing until the pool is up and then share what is left: they pay when
-    the serial work, ``files * FILE_SECONDS``, is at least twice the pool's start-up (about 2,000 files).
-    ``n`` (at least 2) does not change the break-even point, only the gain."""
-    del n
-    return math.ceil(2 * POOL_START_SECONDS / FILE_SECONDS)
+PROCESS_THRESHOLD = math.ceil(2 * POOL_START_SECONDS / FILE_SECONDS)
+"""Fewest files for which ``auto`` starts worker processes beside the parent (2,000). The parent scans
+from the start, so processes cost nothing until the pool is up and then share what is left: they pay
+when the serial work, ``files * FILE_SECONDS``, is at least twice the pool's start-up, however many
+cores share it (the core count changes the gain, not the break-even point)."""
 
 
 WORKER_KINDS = ("auto", "threads", "processes")
@@ -80,7 +78,7 @@ def plan(files: int, jobs: int | None, workers: str, large_files: int = 0) -> tu
     if n <= 1:
         return "serial", 1
     if workers == "auto":
-        if files >= process_threshold(n):
+        if files >= PROCESS_THRESHOLD:
             return "processes", n
         if large_files < 2:
             return "serial", 1
@@ -88,13 +86,18 @@ def plan(files: int, jobs: int | None, workers: str, large_files: int = 0) -> tu
     return workers, n
 
 
+def plan_for(artifacts: Sequence[Artifact], jobs: int | None, workers: str) -> tuple[str, int]:
+    """:func:`plan` for these files (those larger than one hashing chunk counted as large)."""
+    large = sum(1 for a in artifacts if a.size > CHUNK_SIZE)
+    return plan(len(artifacts), jobs, workers, large)
+
+
 def start_workers_early(artifacts: Sequence[Artifact], jobs: int | None, workers: str) -> None:
     """Start the forkserver now when a scan of ``artifacts`` will use worker processes: it preloads the
     engine (a few tenths of a second) while the caller does the same, instead of after."""
     if workers not in WORKER_KINDS:
         return  # the scan reports the bad value
-    large = sum(1 for a in artifacts if a.size > CHUNK_SIZE)
-    if plan(len(artifacts), jobs, workers, large)[0] != "processes":
+    if plan_for(artifacts, jobs, workers)[0] != "processes":
         return
     if _context().get_start_method() == "forkserver":
         from multiprocessing import forkserver
@@ -138,8 +141,7 @@ def scan_all(
     """Scan ``artifacts``; the results are in the same order whatever the parallelism."""
     from scanner.engine import scan_artifact
 
-    large = sum(1 for a in artifacts if a.size > CHUNK_SIZE)
-    mode, n = plan(len(artifacts), options.jobs, options.workers, large)
+    mode, n = plan_for(artifacts, options.jobs, options.workers)
     if mode == "serial":
         return [scan_artifact(a, options, progress) for a in artifacts]
     if mode == "threads":

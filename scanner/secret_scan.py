@@ -10,7 +10,7 @@ import functools
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -208,9 +208,8 @@ def redact_tree(value: Any) -> Any:
     there (the common case), none of them holds a secret and none is searched on its own."""
     texts: list[str] = []
     _strings(value, texts)
-    if not texts or not _any_candidate("\n".join(texts)):
-        return _copy_tree(value)
-    return _redact_tree(value)
+    clean = redact if texts and _any_candidate("\n".join(texts)) else _unchanged
+    return _map_strings(value, clean)
 
 
 def _strings(value: Any, out: list[str]) -> None:
@@ -231,19 +230,17 @@ def _any_candidate(text: str) -> bool:
     return any_candidate(text.encode("utf-8", "surrogatepass"))
 
 
-def _copy_tree(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy_tree(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_copy_tree(v) for v in value]
-    return value
+def _unchanged(text: str) -> str:
+    return text
 
 
-def _redact_tree(value: Any) -> Any:
+def _map_strings(value: Any, clean: Callable[[str], str]) -> Any:
+    """A copy of nested dicts, lists and tuples (tuples as lists) with ``clean`` applied to each value
+    string (keys are kept)."""
     if isinstance(value, str):
-        return redact(value)
+        return clean(value)
     if isinstance(value, dict):
-        return {k: _redact_tree(v) for k, v in value.items()}
+        return {k: _map_strings(v, clean) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_redact_tree(v) for v in value]
+        return [_map_strings(v, clean) for v in value]
     return value

@@ -13,7 +13,7 @@ import pytest
 
 from scanner.engine import ScanOptions, scan_paths
 from scanner.model import ScanReport
-from scanner.parallel import _context, plan, process_threshold, usable_cores
+from scanner.parallel import PROCESS_THRESHOLD, _context, plan, usable_cores
 from tests.conftest import FIXTURES
 
 
@@ -49,9 +49,11 @@ def test_plan_uses_every_core_and_never_fork() -> None:
     assert plan(1, None, "auto") == ("serial", 1)
     assert plan(10, 1, "processes") == ("serial", 1)
     assert plan(3, 8, "threads") == ("threads", 3)
-    threshold = process_threshold(2)
-    assert 1000 <= threshold <= 4000 and process_threshold(8) == threshold
+    threshold = PROCESS_THRESHOLD
+    assert 1000 <= threshold <= 4000
     assert plan(threshold, 2, "auto") == ("processes", 2)
+    assert plan(threshold, 8, "auto") == ("processes", 8)  # the break-even point is the same on 8 cores
+    assert plan(threshold - 1, 8, "auto") == ("serial", 1)
     assert plan(threshold - 1, 2, "auto", large_files=2) == ("threads", 2)
     assert plan(threshold - 1, 2, "auto", large_files=1) == ("serial", 1)
     assert plan(10_000, None, "processes") == ("processes", usable_cores())

@@ -45,7 +45,7 @@ class HfConfigAnalyzer(Analyzer):
     supplementary = True
 
     def detect(self, probe: Probe) -> bool:
-        if probe.size > MAX_JSON_BYTES or probe.head.lstrip()[:1] != b"{" or not probe.is_text():
+        if probe.size > MAX_JSON_BYTES or not probe.is_json_object():
             return False
         return any(m in probe.head or m in probe.tail for m in _MARKERS)
 

@@ -71,8 +71,16 @@ class Probe:
         """UTF-8 without NUL bytes in the head (a multi-byte character cut at the end is allowed)."""
         return self.cached(_is_text)
 
+    def is_json_object(self) -> bool:
+        """Text whose first non-blank character opens a JSON object."""
+        return self.cached(_is_json_object)
+
 
 _T = TypeVar("_T")
+
+
+def _is_json_object(probe: Probe) -> bool:
+    return probe.head.lstrip()[:1] == b"{" and probe.is_text()
 
 
 def _is_text(probe: Probe) -> bool:

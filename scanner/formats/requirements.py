@@ -87,7 +87,7 @@ class RecordedVersionsAnalyzer(Analyzer):
     supplementary = True
 
     def detect(self, probe: Probe) -> bool:
-        return _CONFIG_MARKER in probe.head and probe.head.lstrip()[:1] == b"{" and probe.is_text()
+        return _CONFIG_MARKER in probe.head and probe.is_json_object()
 
     def analyze(self, ctx: AnalysisContext) -> Iterator[Finding]:
         from scanner.deps.audit import ANALYZER, audit_source

@@ -146,6 +146,18 @@ def _tensor_entry(name: str, entry: Any) -> tuple[_Tensor | None, str | None]:
     return _Tensor(name, dtype, tuple(shape), offsets[0], offsets[1]), None
 
 
+def _secrets(report: _Reporter, text: str, where: str) -> Iterator[Finding]:
+    """A finding (in the header, at offset 8) for each secret in ``text``, found ``where``."""
+    for match in find_secrets(text):
+        yield from report.add(
+            match.pattern.rule_id,
+            offset=8,
+            detail=f"{match.pattern.name} in {where}",
+            evidence=match.redacted,
+            extra={"secret_type": match.pattern.name},
+        )
+
+
 class SafetensorsAnalyzer(Analyzer):
     """Validates the whole header against the format; scans metadata for secrets, URLs and code."""
 
@@ -229,14 +241,7 @@ class SafetensorsAnalyzer(Analyzer):
                 yield from report.add("AS-SFT-005", offset=8, detail=problem or name)
             else:
                 tensors.append(tensor)
-        for match in find_secrets("\n".join(t.name for t in tensors)):
-            yield from report.add(
-                match.pattern.rule_id,
-                offset=8,
-                detail=f"{match.pattern.name} in a tensor name",
-                evidence=match.redacted,
-                extra={"secret_type": match.pattern.name},
-            )
+        yield from _secrets(report, "\n".join(t.name for t in tensors), "a tensor name")
         yield from self._tensors(ctx, tensors, 8 + length, size, report)
         trailing = self._trailing_start(tensors, 8 + length)
         if trailing < size and not any(t.end + 8 + length > size for t in tensors):
@@ -260,14 +265,7 @@ class SafetensorsAnalyzer(Analyzer):
                     "AS-SFT-011", offset=8, detail=f"{where} is {_json_type(value)}, not a string"
                 )
                 value = json.dumps(value)  # still scanned below
-            for match in find_secrets(f"{key}={value}"):
-                yield from report.add(
-                    match.pattern.rule_id,
-                    offset=8,
-                    detail=f"{match.pattern.name} in {where}",
-                    evidence=match.redacted,
-                    extra={"secret_type": match.pattern.name},
-                )
+            yield from _secrets(report, f"{key}={value}", where)
             for url in urls(value):
                 yield from report.add("AS-SFT-013", offset=8, detail=f"URL in {where}", evidence=url)
             for code in embedded_code(value):

@@ -44,7 +44,7 @@ class ChatTemplateJsonAnalyzer(Analyzer):
     supplementary = True
 
     def detect(self, probe: Probe) -> bool:
-        if probe.size > MAX_JSON_BYTES or probe.head.lstrip()[:1] != b"{" or not probe.is_text():
+        if probe.size > MAX_JSON_BYTES or not probe.is_json_object():
             return False
         # A JSON object larger than head + tail may hold its chat_template where the probe cannot see.
         return probe.size > HEAD_SIZE + TAIL_SIZE or any(m in probe.head or m in probe.tail for m in _MARKERS)

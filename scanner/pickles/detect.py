@@ -6,7 +6,7 @@ import io
 import pickletools
 
 from scanner.pickles.machine import Machine
-from scanner.pickles.reader import OPCODE_KINDS, PickleFormatError, PickleReader, Truncated
+from scanner.pickles.reader import OPCODE_KINDS, PickleFormatError, PickleReader, Truncated, utf8_argument
 
 LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 """A legacy ``torch.save`` file starts with the pickle of this magic number."""
@@ -57,8 +57,11 @@ def _valid_start(head: bytes, total: int, want: int = 8) -> bool:
     Raw tensor bytes that happen to start with ``0x80 0x02..0x05`` (a torch zip's ``data/0``) fail this
     almost surely, so they are not taken for a malformed pickle.
     """
-    if _quick_start(head, want):
-        return True
+    return _quick_start(head, want) or _reader_start(head, total, want)
+
+
+def _reader_start(head: bytes, total: int, want: int) -> bool:
+    """:func:`_valid_start` decided by the reader, for every argument kind and truncation."""
     reader = PickleReader(io.BytesIO(head), 0, len(head), framed=False)
     ops = 0
     try:
@@ -110,8 +113,8 @@ def _quick_start(head: bytes, want: int) -> bool:
 
 def _decodes(data: bytes) -> bool:
     try:
-        data.decode("utf-8", "surrogatepass")
-    except UnicodeDecodeError:
+        utf8_argument(data, 0)
+    except PickleFormatError:
         return False
     return True
 

@@ -276,7 +276,7 @@ class PickleReader:
         if kind == "uint1":
             return self.read(1)[0]
         if kind == "unicodestring1":
-            return _utf8(self.read(self.read(1)[0]), where)
+            return utf8_argument(self.read(self.read(1)[0]), where)
         if kind == "uint2":
             return int.from_bytes(self.read(2), "little")
         if kind == "int4":
@@ -302,7 +302,7 @@ class PickleReader:
         if kind.startswith("unicodestring") and kind != "unicodestringnl":
             n = self._length(kind, where)
             text = self.payload(n, True)
-            return _utf8(text, where) if isinstance(text, bytes) else text
+            return utf8_argument(text, where) if isinstance(text, bytes) else text
         return self._text_argument(kind, where)
 
     def _text_argument(self, kind: str, where: int) -> object:
@@ -339,7 +339,8 @@ class PickleReader:
         return n
 
 
-def _utf8(data: bytes, where: int) -> str:
+def utf8_argument(data: bytes, where: int) -> str:
+    """A string argument as the unpickler decodes it (UTF-8, lone surrogates allowed)."""
     try:
         return data.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError:

@@ -13,7 +13,7 @@ from typing import Any
 from scanner import __version__
 from scanner.fingerprint import finding_fingerprint
 from scanner.model import Artifact, Digests, Finding, ScanReport, ScanResult, Severity
-from scanner.report._safe import encodable_tree, has_surrogates
+from scanner.report._safe import render_encodable
 from scanner.report.interface import Renderer
 
 SCHEMA_VERSION = 1
@@ -117,11 +117,7 @@ class JsonRenderer(Renderer):
     name = "json"
 
     def render(self, report: ScanReport) -> str:
-        document = report_to_dict(report)
-        text = render_document(document)
-        if not has_surrogates(text):
-            return text  # the common case: walking the tree to clean it would change nothing
-        return render_document(encodable_tree(document))
+        return render_encodable(report_to_dict(report), render_document)
 
 
 def render_document(document: dict[str, Any]) -> str:

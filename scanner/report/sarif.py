@@ -26,7 +26,7 @@ from urllib.parse import quote
 from scanner import __version__
 from scanner.fingerprint import finding_fingerprint
 from scanner.model import Finding, ScanReport, ScanResult, Severity
-from scanner.report._safe import encodable_tree, has_surrogates
+from scanner.report._safe import render_encodable
 from scanner.report.interface import Renderer
 from scanner.rulebook import Rule, all_rules
 
@@ -183,14 +183,17 @@ def report_to_sarif(report: ScanReport) -> dict[str, Any]:
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
+def _indented_json(document: Any) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
 class SarifRenderer(Renderer):
     """SARIF 2.1.0 JSON."""
 
     name = "sarif"
 
     def render(self, report: ScanReport) -> str:
-        document = report_to_sarif(report)
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        if not has_surrogates(text):
-            return text  # the common case: walking the tree to clean it would change nothing
-        return json.dumps(encodable_tree(document), indent=2, ensure_ascii=False) + "\n"
+        return render_encodable(
+            report_to_sarif(report),
+            lambda document: json.dumps(document, indent=2, ensure_ascii=False) + "\n",
+        )
