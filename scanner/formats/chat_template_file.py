@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.formats.interface import AnalysisContext, Analyzer, Probe
+from scanner.formats.interface import TEXT_FIRST_BYTES, AnalysisContext, Analyzer, Probe
 from scanner.jinja_check import MAX_TEMPLATE_CHARS, template_findings
 from scanner.model import Finding
 
@@ -15,6 +15,7 @@ _SUFFIXES = (".jinja", ".jinja2", ".j2")
 class JinjaFileAnalyzer(Analyzer):
     """Text whose name says Jinja and whose content holds Jinja statements or expressions."""
 
+    first_bytes = TEXT_FIRST_BYTES
     name = NAME
     format = "jinja"
     supplementary = True

@@ -113,6 +113,7 @@ def _tries(decompressor: Any, head: bytes) -> bool:
 class CompressedStreamAnalyzer(Analyzer):
     """Base for the codecs below: decompress with bounds, hand the content on."""
 
+    first_bytes: ClassVar[frozenset[int] | None] = frozenset()  # claims nothing; each codec sets its own
     name = "compressed"
     format = "compressed"
     priority = 140

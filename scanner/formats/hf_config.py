@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.formats.interface import AnalysisContext, Analyzer, Probe
+from scanner.formats.interface import JSON_FIRST_BYTES, AnalysisContext, Analyzer, Probe
 from scanner.hf_repo import CodeReference, code_references, import_closure, repository_dir
 from scanner.model import Finding
 from scanner.resources import load_rules_file
@@ -40,6 +40,7 @@ def _short(value: Any, limit: int = 200) -> str:
 class HfConfigAnalyzer(Analyzer):
     """auto_map / custom_pipelines references and model config properties."""
 
+    first_bytes = JSON_FIRST_BYTES
     name = NAME
     format = "json"
     supplementary = True

@@ -83,6 +83,13 @@ def _is_json_object(probe: Probe) -> bool:
     return probe.head.lstrip()[:1] == b"{" and probe.is_text()
 
 
+TEXT_FIRST_BYTES = frozenset(range(0x01, 0x80)) | frozenset(range(0xC2, 0xF5))
+"""The bytes a head :meth:`Probe.is_text` accepts can start with: no NUL, and a byte UTF-8 lets begin a
+character (not a continuation byte, not 0xC0/0xC1 or 0xF5-0xFF)."""
+JSON_FIRST_BYTES = frozenset(b" \t\n\r\x0b\x0c{")
+"""The bytes a head :meth:`Probe.is_json_object` accepts can start with: ASCII blanks or the brace."""
+
+
 def _is_text(probe: Probe) -> bool:
     head = probe.head
     if b"\0" in head:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from scanner.formats.interface import AnalysisContext, Analyzer, Probe
+from scanner.formats.interface import TEXT_FIRST_BYTES, AnalysisContext, Analyzer, Probe
 from scanner.model import Finding
 from scanner.rulebook import finding
 from scanner.secret_scan import redact_tree
@@ -25,6 +25,7 @@ _PYTHON_LINE = re.compile(
 class PythonSourceAnalyzer(Analyzer):
     """Dangerous calls in Python modules."""
 
+    first_bytes = TEXT_FIRST_BYTES
     name = NAME
     format = "python"
     supplementary = True

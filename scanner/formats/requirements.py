@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from scanner.deps.filenames import kind_of
-from scanner.formats.interface import AnalysisContext, Analyzer, Probe
+from scanner.formats.interface import JSON_FIRST_BYTES, TEXT_FIRST_BYTES, AnalysisContext, Analyzer, Probe
 from scanner.model import Finding
 from scanner.rulebook import finding
 
@@ -36,6 +36,7 @@ def _disk_path(ctx: AnalysisContext) -> Path | None:
 class DependencyFileAnalyzer(Analyzer):
     """Requirements and lock files: parse, report policy problems and vulnerable pins."""
 
+    first_bytes = TEXT_FIRST_BYTES
     name = "dependencies"
     format = "python-dependencies"
     priority = 300
@@ -82,6 +83,7 @@ class DependencyFileAnalyzer(Analyzer):
 class RecordedVersionsAnalyzer(Analyzer):
     """A config.json recording ``transformers_version``: that version is audited like a pin."""
 
+    first_bytes = JSON_FIRST_BYTES
     name = "recorded-versions"
     format = "json"
     supplementary = True

@@ -14,7 +14,7 @@ import io
 from collections.abc import Iterator
 from typing import IO, Any
 
-from scanner.formats.interface import AnalysisContext, Analyzer, Probe
+from scanner.formats.interface import TEXT_FIRST_BYTES, AnalysisContext, Analyzer, Probe
 from scanner.model import Finding
 from scanner.rulebook import finding
 from scanner.secret_fast import find_secrets_bytes
@@ -29,6 +29,7 @@ _SAFE = 20000
 class TextSecretsAnalyzer(Analyzer):
     """Scans text content for secrets, streaming with overlap so memory stays bounded."""
 
+    first_bytes = TEXT_FIRST_BYTES | frozenset(codecs.BOM_UTF16_LE[:1] + codecs.BOM_UTF16_BE[:1])
     name = "text-secrets"
     format = "text"
     supplementary = True

@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.formats.interface import HEAD_SIZE, TAIL_SIZE, AnalysisContext, Analyzer, Probe
+from scanner.formats.interface import HEAD_SIZE, JSON_FIRST_BYTES, TAIL_SIZE, AnalysisContext, Analyzer, Probe
 from scanner.jinja_check import template_findings
 from scanner.model import Finding
 from scanner.rulebook import finding
@@ -39,6 +39,7 @@ def named_templates(value: Any) -> Iterator[tuple[str, str]]:
 class ChatTemplateJsonAnalyzer(Analyzer):
     """JSON objects that carry (or, being tokenizer configs, may carry) a ``chat_template``."""
 
+    first_bytes = JSON_FIRST_BYTES
     name = NAME
     format = "json"
     supplementary = True
