@@ -30,6 +30,9 @@ MAX_VALUES = 3_000_000
 """Containers and call results created, plus values on the stack: what the machine holds in memory."""
 MAX_EVENTS = 10_000
 """Imports or calls recorded per pickle (the rest are counted, not kept)."""
+PAUSE_GC_FROM = 1 << 16
+"""Bytes from which a pickle runs with cyclic garbage collection paused (see :func:`_cyclic_gc_paused`);
+a smaller one makes too few objects for collection to matter, and the pause costs 4 us."""
 
 
 @dataclass
@@ -184,8 +187,12 @@ class Machine:
     def run(self) -> Trace:
         """Read opcodes up to STOP, the end of the data, an error or a limit."""
         trace = self.trace
+        reader = self.reader
         try:
-            with _cyclic_gc_paused():
+            if reader._end - reader.offset > PAUSE_GC_FROM:
+                with _cyclic_gc_paused():
+                    self._loop()
+            else:
                 self._loop()
         except PickleFormatError as exc:  # Truncated included
             self._error(exc.offset, exc.message)
@@ -200,7 +207,9 @@ class Machine:
         handlers = _HANDLERS
         memo = self.memo
         strings = trace.strings
+        trace_calls = trace.calls
         ops = created = 0
+        moved = False
         while True:
             data, p, limit, stack = reader._data, reader._p, reader._limit, self.stack
             while p < limit:
@@ -313,11 +322,37 @@ class Machine:
                     n = data[p + 1]
                     stack.append(bytes(data[p + 2 : p + 2 + n]))
                     p += 2 + n
+                elif code == 0x93 and len(stack) >= 2 and type(stack[-1]) is str and type(stack[-2]) is str:
+                    name = stack.pop()  # STACK_GLOBAL of two constant strings
+                    stack[-1] = self._import(stack[-1], name, reader._base + p)
+                    p += 1
+                elif (code == 0x52 or code == 0x81) and len(stack) >= 2:  # REDUCE, NEWOBJ
+                    args = stack.pop()
+                    kind = "REDUCE" if code == 0x52 else "NEWOBJ"
+                    stack[-1] = self._call(stack[-1], args, kind, reader._base + p)
+                    p += 1
+                elif code == 0x62 and len(stack) >= 2:  # BUILD
+                    reader._p = p + 1  # a build hook (joblib's raw arrays) reads on from here
+                    state = stack.pop()
+                    self._build(stack[-1], state, reader._base + p)
+                    if reader._p != p + 1 or reader._data is not data:
+                        moved = True  # it did: go on from where it left the reader
+                        break
+                    p += 1
+                elif code == 0x80 and p + 1 < limit:  # PROTO
+                    if data[p + 1] > trace.protocol:
+                        trace.protocol = data[p + 1]
+                    p += 2
                 else:
                     break
                 ops += 1
-            reader._p = p
-            if created + len(stack) > MAX_VALUES or len(trace.calls) + trace.skipped_events > MAX_VALUES:
+            if moved:
+                moved = False
+                ops += 1
+                data, p, limit, stack = reader._data, reader._p, reader._limit, self.stack
+            else:
+                reader._p = p
+            if created + len(stack) > MAX_VALUES or len(trace_calls) + trace.skipped_events > MAX_VALUES:
                 trace.limits.append((reader.offset, f"more than {MAX_VALUES} values built by one pickle"))
                 break
             if ops >= MAX_OPS:
@@ -494,14 +529,18 @@ class Machine:
 
     def _h_build(self, op: Op) -> None:
         state = self._pop(op)
-        target = self._top(op)
-        self._mutated(op, target)
-        if isinstance(target, Call):
+        self._build(self._top(op), state, op.offset)
+
+    def _build(self, target: Any, state: Any, offset: int) -> None:
+        """BUILD ``state`` into ``target`` (the top of the stack); the build hook may read on."""
+        if type(target) is Call:
             target.state = state
             if root_global(target) is not None:  # obj.__setstate__(state), or __dict__/slot updates
-                self._call(target, (state,), "BUILD", op.offset)
+                self._call(target, (state,), "BUILD", offset)
             if self.build_hook is not None:
                 self.build_hook(self, target)
+        elif isinstance(target, Global):
+            self.trace.mutations.append((offset, "BUILD", target))
 
     def _h_persid(self, op: Op) -> None:
         pid = op.arg if op.name == "PERSID" else self._pop(op)
