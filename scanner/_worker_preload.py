@@ -8,19 +8,6 @@ so forking from it is safe.
 
 from __future__ import annotations
 
-import importlib
+from scanner._warm_up import warm_up
 
-import scanner.engine  # the engine and the analyzers it registers
-import scanner.formats
-import scanner.pickles
-from scanner._modules import package_modules
-from scanner.policy import default_policy
-from scanner.rulebook import all_rules
-from scanner.secret_scan import find_secrets
-
-for _package in (scanner.formats, scanner.pickles):
-    for _name in package_modules(_package.__path__):
-        importlib.import_module(f"{_package.__name__}.{_name}")
-all_rules()
-default_policy()
-list(find_secrets("warm-up password = token"))
+warm_up(every_module=True)

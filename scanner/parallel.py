@@ -1,6 +1,7 @@
-"""Scanning many files at once: threads, or worker processes started by ``forkserver`` (``spawn`` where
-that is missing), never ``fork``: the parent has live hashing threads, and a forked child would inherit
-their locks in whatever state they were.
+"""Scanning many files at once: threads, or worker processes. Workers are forked from the parent when it
+runs a single thread on Linux (they start in a few milliseconds with the engine already loaded and warm);
+otherwise (hashing threads, a progress bar, a caller's threads: a forked child would inherit their locks
+in whatever state they were) they come from a ``forkserver`` (``spawn`` where that is missing).
 
 Threads suit a few large files (hashing releases the GIL, so they overlap well); analysis of many small
 files is Python code that holds the GIL, so ``auto`` switches to processes when there are enough files
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -97,18 +99,31 @@ def start_workers_early(artifacts: Sequence[Artifact], jobs: int | None, workers
     engine (a few tenths of a second) while the caller does the same, instead of after."""
     if workers not in WORKER_KINDS:
         return  # the scan reports the bad value
-    if plan_for(artifacts, jobs, workers)[0] != "processes":
-        return
-    if _context().get_start_method() == "forkserver":
+    if plan_for(artifacts, jobs, workers)[0] != "processes" or can_fork():
+        return  # no workers, or forked ones: nothing to start ahead
+    if _context(fork=False).get_start_method() == "forkserver":
         from multiprocessing import forkserver
 
         forkserver.ensure_running()
 
 
-def _context() -> multiprocessing.context.BaseContext:
+def can_fork() -> bool:
+    """Whether worker processes may be forked from this process: on Linux, while it runs one thread only
+    (native ones included, as listed in ``/proc/self/task``)."""
+    if sys.platform != "linux":
+        return False
+    try:
+        return len(os.listdir("/proc/self/task")) == 1
+    except OSError:
+        return False
+
+
+def _context(fork: bool) -> multiprocessing.context.BaseContext:
     import multiprocessing
 
     methods = multiprocessing.get_all_start_methods()
+    if fork and "fork" in methods:
+        return multiprocessing.get_context("fork")
     if "forkserver" in methods:
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(["scanner._worker_preload"])
@@ -190,7 +205,7 @@ def _feed(
     meanwhile. A pool that breaks stops the feeding; the parent then takes everything left."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    waiting: set[Future[list[ScanResult]]] = set()
+    waiting = set(futures.values())  # a batch handed over before the thread started
     while True:
         if len(waiting) >= queued:
             _, pending = wait(waiting, return_when=FIRST_COMPLETED)
@@ -225,7 +240,11 @@ def _scan_with_processes(
     done: list[list[ScanResult] | None] = [None] * len(batches)
     split = _Split(len(batches))
     futures: dict[int, Future[list[ScanResult]]] = {}
-    processes = _pool(n - 1)
+    first = split.take_front() if can_fork() else None
+    if first is not None:
+        processes, futures[first] = _forked_pool(n - 1, batches[first], options)
+    else:
+        processes = _pool(n - 1, fork=False)
     feeder = threading.Thread(
         target=_feed,
         args=(processes, batches, options, split, futures, QUEUED_PER_WORKER * (n - 1)),
@@ -267,10 +286,26 @@ def _scan_with_processes(
     return [r for batch in done if batch is not None for r in batch]
 
 
-def _pool(n: int) -> ProcessPoolExecutor:
+def _pool(n: int, fork: bool) -> ProcessPoolExecutor:
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=n, mp_context=_context(), initializer=_worker_init)
+    return ProcessPoolExecutor(max_workers=n, mp_context=_context(fork), initializer=_worker_init)
+
+
+def _forked_pool(
+    n: int, first: list[Artifact], options: ScanOptions
+) -> tuple[ProcessPoolExecutor, Future[list[ScanResult]]]:
+    """``n`` workers forked now with the engine loaded and warm, and the future of their first batch.
+    The workers are forked by that first submit (a ``fork`` pool starts them all at once, before its own
+    threads), so it must come from the caller's only thread; buffered output is flushed first, or each
+    child would write it again when it exits."""
+    from scanner._warm_up import warm_up
+
+    warm_up()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pool = _pool(n, fork=True)
+    return pool, pool.submit(_scan_batch, first, options)
 
 
 def _report(batch: list[ScanResult], progress: ProgressCallback | None) -> None:
@@ -296,7 +331,7 @@ def _isolate(
     results: list[ScanResult] = []
     while len(results) < len(artifacts):
         pending = artifacts[len(results) :]
-        processes = _pool(1)
+        processes = _pool(1, can_fork())
         try:
             futures = [processes.submit(_scan_batch, [a], options) for a in pending]
             for position, (artifact, future) in enumerate(zip(pending, futures, strict=True)):
