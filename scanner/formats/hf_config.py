@@ -11,14 +11,16 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scanner.formats.interface import JSON_FIRST_BYTES, AnalysisContext, Analyzer, Probe
-from scanner.hf_repo import CodeReference, code_references, import_closure, repository_dir
 from scanner.model import Finding
 from scanner.resources import load_rules_file
 from scanner.rulebook import finding
 from scanner.secret_scan import redact, redact_tree
+
+if TYPE_CHECKING:  # the repository helpers load when a config names remote code
+    from scanner.hf_repo import CodeReference
 
 NAME = "hf-config"
 MAX_JSON_BYTES = 64 << 20
@@ -84,6 +86,8 @@ class HfConfigAnalyzer(Analyzer):
             ctx.set_property("torch_dtype", _short(dtype, 40))
 
     def _references(self, ctx: AnalysisContext, document: dict[str, Any]) -> Iterator[Finding]:
+        from scanner.hf_repo import code_references, import_closure, repository_dir
+
         local: list[CodeReference] = []
         malformed = 0
         for ref in code_references(document):

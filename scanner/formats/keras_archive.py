@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import struct
-import zipfile
 import zlib
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, BinaryIO
 
 from scanner.formats.interface import (
     HEAD_SIZE,
@@ -21,13 +21,27 @@ from scanner.formats.interface import (
     Probe,
     spool,
 )
-from scanner.formats.keras_config import judge_config
 from scanner.model import Finding
 from scanner.rulebook import finding
 
+if TYPE_CHECKING:  # zipfile and the Keras rules load when a .keras archive is analyzed
+    import zipfile
+
 NAME = "keras"
-_MEMBER_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
-"""What reading a damaged member raises (bad CRC, broken deflate stream, unsupported method)."""
+
+
+def _member_errors() -> tuple[type[Exception], ...]:
+    """What reading a damaged member raises (bad CRC, broken deflate stream, unsupported method); an
+    ``except`` clause evaluates it only when something was raised."""
+    import zipfile
+
+    return (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
+
+
+def _open_zip(stream: BinaryIO) -> zipfile.ZipFile:
+    import zipfile
+
+    return zipfile.ZipFile(stream)
 
 
 def directory_claims(probe: Probe) -> tuple[int, int] | None:
@@ -86,8 +100,8 @@ class KerasArchiveAnalyzer(Analyzer):
             return
         with ctx.open() as stream:
             try:
-                archive = zipfile.ZipFile(stream)
-            except _MEMBER_ERRORS as exc:
+                archive = _open_zip(stream)
+            except _member_errors() as exc:
                 yield finding("AS-GEN-005", analyzer=NAME, detail=f"not a readable zip: {exc}")
                 return
             with archive:
@@ -141,7 +155,7 @@ class KerasArchiveAnalyzer(Analyzer):
             try:
                 with archive.open(info) as source:
                     spooled, size, truncated = spool(source, limits, info.file_size)
-            except _MEMBER_ERRORS as exc:
+            except _member_errors() as exc:
                 yield finding("AS-GEN-005", analyzer=NAME, member=member, detail=f"member unreadable: {exc}")
                 continue
             with spooled:
@@ -159,7 +173,7 @@ class KerasArchiveAnalyzer(Analyzer):
     ) -> Iterator[Finding]:
         try:
             raw = self._read_small(ctx, archive, info)
-        except _MEMBER_ERRORS as exc:
+        except _member_errors() as exc:
             yield finding("AS-GEN-005", analyzer=NAME, member=member, detail=f"member unreadable: {exc}")
             return
         if raw is None:
@@ -181,6 +195,8 @@ class KerasArchiveAnalyzer(Analyzer):
             if isinstance(document, dict) and isinstance(document.get("keras_version"), str):
                 ctx.set_property("libraries", {"keras": document["keras_version"][:50]})
             return
+        from scanner.formats.keras_config import judge_config
+
         yield from judge_config(document, NAME, "config.json", member)
 
 
@@ -211,8 +227,8 @@ class KerasConfigInZipAnalyzer(Analyzer):
             return  # the zip analyzer reports the limit
         with ctx.open() as stream:
             try:
-                archive = zipfile.ZipFile(stream)
-            except _MEMBER_ERRORS:
+                archive = _open_zip(stream)
+            except _member_errors():
                 return  # not a readable zip: the zip analyzer reports it
             with archive:
                 names = archive.namelist()

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.embedded_code import embedded_code, urls
 from scanner.formats._byte_range import byte_range
 from scanner.formats.interface import AnalysisContext, Analyzer, Probe
 from scanner.model import Finding
@@ -256,6 +255,8 @@ class SafetensorsAnalyzer(Analyzer):
                 "AS-SFT-011", offset=8, detail=f"{METADATA} is {_json_type(metadata)}, not an object"
             )
             return
+        from scanner.embedded_code import embedded_code, urls  # loaded for files with metadata only
+
         keys: list[str] = []
         for key, value in metadata.items():
             keys.append(key)
