@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
+import random
 import resource
 import shutil
 import statistics
@@ -157,10 +158,14 @@ def main() -> None:
             report("engine (in process)", files, size, time_engine(path))
             report("scan (in process)", files, size, time_scan(path))
             # Each command ``--repeat`` times, interleaved (a noisy moment hits every tool alike): median.
+            # The order is shuffled each round: the first run of a round is slower (measured: ~10%).
             runs: dict[str, list[float]] = {label: [] for label in commands}
+            order = random.Random(0)
             for _ in range(args.repeat if name == "many small" else 1):
-                for label, cmd in commands.items():
-                    t = time_command([*cmd, str(path)])
+                labels = list(commands)
+                order.shuffle(labels)
+                for label in labels:
+                    t = time_command([*commands[label], str(path)])
                     if t is not None:
                         runs[label].append(t)
             for label, times in runs.items():

@@ -10,9 +10,9 @@ safetensors with a real header), then times, in fresh processes:
 - ``picklescan --path DIR`` and ``modelscan -p DIR`` when a venv holding them is given (make one with
   ``python3 -m venv /tmp/peers-venv && /tmp/peers-venv/bin/pip install picklescan modelscan``).
 
-Each command runs ``--repeat`` times (default 5), interleaved with the others so that a noisy moment on
-a shared machine hits every tool alike; the median wall and CPU time, the fastest run, files/s, MB/s and
-the largest peak RSS are printed. Nothing here is a test.
+Each command runs ``--repeat`` times (default 5), interleaved with the others, in a new order each round,
+so that a noisy moment on a shared machine hits every tool alike; the median wall and CPU time, the
+fastest run, files/s, MB/s and the largest peak RSS are printed. Nothing here is a test.
 Opaque binaries are named ``.raw``: picklescan 0.0.x treats ``.bin``/``.dat`` as pickles and aborts the
 whole directory scan on the first random file it cannot parse (a ``ValueError`` traceback), which would
 time its crash instead of a scan.
@@ -166,9 +166,12 @@ def main() -> int:
             if (peers / "modelscan").exists():
                 commands["modelscan"] = [str(peers / "modelscan"), "-p", str(directory)]
             runs: dict[str, list[tuple[float, int, int, float]]] = {label: [] for label in commands}
+            order = random.Random(0)
             for _ in range(args.repeat):  # interleaved: a noisy moment hits every command alike
-                for label, cmd in commands.items():
-                    runs[label].append(timed(cmd))
+                labels = list(commands)
+                order.shuffle(labels)  # and in a new order each round: the first run of a round is slower
+                for label in labels:
+                    runs[label].append(timed(commands[label]))
             for label in commands:
                 report(label, runs[label], n, size)
         print("\npeak RSS: the largest single process of the command (parent or one worker)")

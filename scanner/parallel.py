@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # multiprocessing and concurrent.futures cost ~25 ms to impor
 
 POOL_START_SECONDS = 0.4
 """Measured time from asking for a worker pool to its first result (forkserver, preloaded modules); a
-forked pool starts faster (its break-even is near 1,000 files of mixed content), but the plan must not
+forked pool starts faster (its break-even is lower), but the plan must not
 depend on the threads running when it is made, so one threshold serves both."""
 FILE_SECONDS = 0.0004
 """Measured mean serial cost of one small file (hash, sniff, analyze) on the development machine."""
