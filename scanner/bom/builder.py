@@ -309,6 +309,10 @@ def _with_config_properties(facts: CardFacts, config: ScanResult | None) -> Card
     )
 
 
+_NULL_SERIAL = "urn:uuid:00000000-0000-0000-0000-000000000000"
+"""The serial number in place while a reproducible BOM's digest is computed."""
+
+
 def _model_ref(index: int, group: ModelGroup) -> str:
     where = group.files[0].artifact.relpath if group.standalone else (group.directory or ".")
     return f"model:{index}:{where}"
@@ -387,15 +391,16 @@ def build_bom(report: ScanReport, *, reproducible: bool = False) -> str:
 
     data = json.loads(JsonV1Dot6(bom).output_as_string())
     _add_model_cards(data.get("components") or [], cards)
-    data["serialNumber"] = "urn:uuid:00000000-0000-0000-0000-000000000000"
+    placeholder = f'"serialNumber": "{_NULL_SERIAL}"'
+    data["serialNumber"] = _NULL_SERIAL
     text = json.dumps(data, indent=2, sort_keys=False)
     if reproducible:
         digest = hashlib.sha256(text.encode("utf-8")).digest()
         serial = uuid.UUID(bytes=digest[:16], version=5)
     else:
         serial = uuid.uuid4()
-    data["serialNumber"] = serial.urn
-    return json.dumps(data, indent=2) + "\n"
+    # The key and its value appear once: any other string holding them is escaped (quotes as \").
+    return text.replace(placeholder, f'"serialNumber": "{serial.urn}"', 1) + "\n"
 
 
 def _add_model_cards(components: list[Any], cards: Mapping[str, dict[str, Any]]) -> None:
