@@ -37,9 +37,9 @@ if TYPE_CHECKING:  # multiprocessing and concurrent.futures cost ~25 ms to impor
     from scanner.engine import ScanOptions
 
 POOL_START_SECONDS = 0.4
-"""Measured time from asking for a worker pool to its first result (forkserver, preloaded modules); a
-forked pool starts faster (its break-even is lower), but the plan must not
-depend on the threads running when it is made, so one threshold serves both."""
+"""Measured time from asking for a worker pool to its first result (forkserver, preloaded modules). A
+forked pool starts faster, but the plan must not depend on the threads running when it is made, so one
+threshold serves both."""
 FILE_SECONDS = 0.0004
 """Measured mean serial cost of one small file (hash, sniff, analyze) on the development machine."""
 
@@ -290,8 +290,14 @@ def _scan_with_processes(
 
 
 def _pool(n: int, fork: bool) -> ProcessPoolExecutor:
+    """``n`` workers, forked (by the first submit, which must come from this process's only thread) or
+    from the forkserver. Before forking, buffered output is flushed, or each child would write it again
+    when it exits."""
     from concurrent.futures import ProcessPoolExecutor
 
+    if fork:
+        sys.stdout.flush()
+        sys.stderr.flush()
     return ProcessPoolExecutor(max_workers=n, mp_context=_context(fork), initializer=_worker_init)
 
 
@@ -300,13 +306,10 @@ def _forked_pool(
 ) -> tuple[ProcessPoolExecutor, Future[list[ScanResult]]]:
     """``n`` workers forked now with the engine loaded and warm, and the future of their first batch.
     The workers are forked by that first submit (a ``fork`` pool starts them all at once, before its own
-    threads), so it must come from the caller's only thread; buffered output is flushed first, or each
-    child would write it again when it exits."""
+    threads), so it must come from the caller's only thread."""
     from scanner._warm_up import warm_up
 
     warm_up()
-    sys.stdout.flush()
-    sys.stderr.flush()
     pool = _pool(n, fork=True)
     return pool, pool.submit(_scan_batch, first, options)
 
