@@ -66,3 +66,17 @@ def test_pickled_tensor_loader_is_low_when_its_payload_is_clean(run_cli) -> None
     assert find(data, "AS-PKL-001", "torch.storage._load_from_bytes")["severity"] == "critical"
     inner = find(data, "AS-PKL-001", "posix.system")
     assert inner["severity"] == "critical" and inner["location"]["member"].endswith("data.pkl")
+
+
+def test_a_malformed_npy_header_is_reported_the_same_every_time(run_cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """literal_eval's message names the offending node by its repr, memory address included."""
+    header = b"{'descr': numpy_float, 'fortran_order': False, 'shape': (2,), }"
+    header += b" " * (63 - len(header) % 64) + b"\n"
+    path = tmp_path / "bad_header.npy"
+    path.write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + bytes(16))
+    details = []
+    for _ in range(2):
+        f = find(scan_json(run_cli, str(path), expect=1), "AS-GEN-005")
+        assert f["detail"].startswith("header is not a literal: malformed node or string")
+        details.append(f["detail"])
+    assert " at 0x" not in details[0] and details[0] == details[1]

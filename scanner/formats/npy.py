@@ -22,6 +22,8 @@ from scanner.rulebook import finding
 
 MAGIC = b"\x93NUMPY"
 MAX_HEADER = 1 << 16
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+"""A memory address in an object's repr."""
 _SIZE = re.compile(r"^[<>|=]?[a-zA-Z](\d*)")
 
 
@@ -80,8 +82,11 @@ class NpyAnalyzer(Analyzer):
         try:
             header = ast.literal_eval(text)
         except (ValueError, SyntaxError, MemoryError, RecursionError, TypeError) as exc:
+            # The parser's message may name a node by its repr, memory address included: dropped, so that
+            # two scans of the same file say the same.
+            reason = _ADDRESS.sub("", str(exc))
             yield finding(
-                "AS-GEN-005", analyzer=self.name, offset=start, detail=f"header is not a literal: {exc}"
+                "AS-GEN-005", analyzer=self.name, offset=start, detail=f"header is not a literal: {reason}"
             )
             return
         if not isinstance(header, dict) or not {"descr", "shape", "fortran_order"} <= set(header):
