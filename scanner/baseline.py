@@ -10,14 +10,13 @@ findings and the ones it had itself matched in a baseline, but not those a polic
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from scanner.fingerprint import compute_fingerprint, finding_fingerprint, normalise_evidence
+from scanner.json_file import JsonFileError, read_json_file
 from scanner.model import Finding, ScanReport, compute_verdict
 
 MAX_BASELINE_BYTES = 256 << 20
@@ -59,13 +58,9 @@ def _counts(entry: dict[str, Any]) -> bool:
 def load_baseline(path: str) -> Baseline:
     """Read a JSON result written by ``scan --json``; raises :class:`BaselineError`."""
     try:
-        if os.path.getsize(path) > MAX_BASELINE_BYTES:
-            raise BaselineError(f"{path}: larger than {MAX_BASELINE_BYTES >> 20} MiB; not a baseline")
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise BaselineError(f"{path}: cannot read baseline: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BaselineError(f"{path}: not JSON: {exc}") from None
+        doc = read_json_file(path, MAX_BASELINE_BYTES)
+    except JsonFileError as exc:
+        raise BaselineError(f"baseline {exc}") from None
     valid = isinstance(doc, dict) and doc.get("schema_version") == 1
     if not valid or not isinstance(doc.get("artifacts"), list):
         raise BaselineError(f"{path}: not a scan result with schema_version 1 (write one with scan --json)")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from scanner.model import Severity
+from scanner.model import ScanReport, Severity
 
 
 def severity_arg(value: str) -> Severity:
@@ -32,6 +32,39 @@ def positive_int(value: str) -> int:
     if number <= 0:
         raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
     return number
+
+
+def show_and_write(
+    report: ScanReport,
+    *,
+    json_file: str | None = None,
+    sarif: str | None = None,
+    html: str | None = None,
+    stdout_taken: bool = False,
+) -> None:
+    """The terminal summary (on stderr when an output goes to stdout: ``stdout_taken``, or a ``-`` here),
+    then the JSON, SARIF and HTML reports asked for."""
+    import os
+
+    from scanner.report.text import TextRenderer
+
+    to_stdout = stdout_taken or "-" in (json_file, sarif, html)
+    human_stream = sys.stderr if to_stdout else sys.stdout
+    color = human_stream.isatty() and "NO_COLOR" not in os.environ
+    human_stream.write(TextRenderer(color=color).render(report))
+    human_stream.flush()
+    if json_file:
+        from scanner.report.json_report import JsonRenderer
+
+        write_output(json_file, JsonRenderer().render(report))
+    if sarif:
+        from scanner.report.sarif import SarifRenderer
+
+        write_output(sarif, SarifRenderer().render(report))
+    if html:
+        from scanner.report.html import HtmlRenderer
+
+        write_output(html, HtmlRenderer().render(report))
 
 
 def write_output(target: str, text: str) -> None:

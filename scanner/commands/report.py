@@ -4,10 +4,9 @@ without rescanning. The exit code is the stored verdict's, so a pipeline can gat
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-from scanner.commands._common import write_output
+from scanner.commands._common import show_and_write
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,10 +23,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner.report.html import HtmlRenderer
     from scanner.report.load import ResultError, load_result
-    from scanner.report.sarif import SarifRenderer
-    from scanner.report.text import TextRenderer
 
     if args.sarif == "-" and args.html == "-":
         print("artifact-scanner: error: only one of --sarif, --html may be '-'", file=sys.stderr)
@@ -37,12 +33,5 @@ def run(args: argparse.Namespace) -> int:
     except ResultError as exc:
         print(f"artifact-scanner: result error: {exc}", file=sys.stderr)
         return 2
-    human_stream = sys.stderr if "-" in (args.sarif, args.html) else sys.stdout
-    color = human_stream.isatty() and "NO_COLOR" not in os.environ
-    human_stream.write(TextRenderer(color=color).render(report))
-    human_stream.flush()
-    if args.sarif:
-        write_output(args.sarif, SarifRenderer().render(report))
-    if args.html:
-        write_output(args.html, HtmlRenderer().render(report))
+    show_and_write(report, sarif=args.sarif, html=args.html)
     return report.verdict.exit_code

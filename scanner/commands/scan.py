@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import TYPE_CHECKING
 
-from scanner.commands._common import positive_int, progress_bar, severity_arg, write_output
+from scanner.commands._common import positive_int, progress_bar, severity_arg, show_and_write, write_output
 from scanner.walk import list_artifacts
 
 if TYPE_CHECKING:
@@ -95,8 +94,6 @@ def run(args: argparse.Namespace) -> int:
 
     from scanner.engine import ScanOptions, scan_paths
     from scanner.policy import PolicyError, load_policy
-    from scanner.report.json_report import JsonRenderer
-    from scanner.report.text import TextRenderer
 
     try:
         policy = load_policy(args.policy)
@@ -178,22 +175,9 @@ def run(args: argparse.Namespace) -> int:
     if baseline is not None:
         report = apply_baseline(report, baseline)
     # --- end reports ---
-    human_stream = sys.stderr if "-" in (args.json, args.sarif, args.html, args.bom) else sys.stdout
-    color = human_stream.isatty() and "NO_COLOR" not in os.environ
-    human_stream.write(TextRenderer(color=color).render(report))
-    human_stream.flush()
-    if args.json:
-        write_output(args.json, JsonRenderer().render(report))
-    # --- reports: SARIF and HTML (issue 5) ---
-    if args.sarif:
-        from scanner.report.sarif import SarifRenderer
-
-        write_output(args.sarif, SarifRenderer().render(report))
-    if args.html:
-        from scanner.report.html import HtmlRenderer
-
-        write_output(args.html, HtmlRenderer().render(report))
-    # --- end reports ---
+    show_and_write(
+        report, json_file=args.json, sarif=args.sarif, html=args.html, stdout_taken=args.bom == "-"
+    )
     # --- BOM and attestations (issue 6) ---
     if args.bom or signer is not None:
         from scanner.attest.statement import attestation_lines

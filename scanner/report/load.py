@@ -7,10 +7,9 @@ builds the same frozen values the scan built, so re-rendered SARIF and HTML matc
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
+from scanner.json_file import JsonFileError, read_json_file
 from scanner.model import (
     AnalyzerError,
     Artifact,
@@ -101,13 +100,9 @@ def report_from_dict(doc: Any) -> ScanReport:
 def load_result(path: str) -> ScanReport:
     """Read and parse a JSON result file; raises :class:`ResultError`."""
     try:
-        if Path(path).stat().st_size > MAX_RESULT_BYTES:
-            raise ResultError(f"{path}: larger than {MAX_RESULT_BYTES >> 20} MiB")
-        doc = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ResultError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ResultError(f"{path}: not JSON: {exc}") from None
+        doc = read_json_file(path, MAX_RESULT_BYTES)
+    except JsonFileError as exc:
+        raise ResultError(str(exc)) from None
     try:
         return report_from_dict(doc)
     except ResultError as exc:
